@@ -1,0 +1,138 @@
+import { GkExportError } from '../errors.ts';
+
+/** Error codes of this module. */
+export type NameErrorCode = 'ERR_INVALID_NAME' | 'ERR_INVALID_AUDIT_ID';
+
+/** The state a file on the export volume is in, derived from its name alone (DESIGN §1). */
+export const FileState = {
+  AuditOpen: 'audit-open',
+  AuditComplete: 'audit-complete',
+  AdmissionOpen: 'admission-open',
+  AdmissionComplete: 'admission-complete',
+  Deleting: 'deleting',
+  NotOurs: 'not-ours',
+} as const;
+export type FileState = (typeof FileState)[keyof typeof FileState];
+
+/** What a file name says about the file. `run` is the name without its extension. */
+export interface ClassifiedName {
+  readonly state: FileState;
+  readonly run: string;
+}
+
+/**
+ * Why `name` is not a valid channel or run name, or undefined when it is valid.
+ * Invalid: empty, `.`/`..`, containing `/`, `\` or NUL, or absolute.
+ *
+ * @example
+ * ```ts
+ * invalidNameReason('audit-channel'); // undefined
+ * invalidNameReason('../x');          // 'contains "/"'
+ * ```
+ */
+export function invalidNameReason(name: string): string | undefined {
+  if (name.length === 0) return 'is empty';
+  if (name === '.' || name === '..') return `is "${name}"`;
+  if (name.includes('/')) return 'contains "/"';
+  if (name.includes('\\')) return 'contains "\\"';
+  if (name.includes('\0')) return 'contains a NUL byte';
+  return undefined;
+}
+
+/**
+ * Throws ERR_INVALID_NAME unless `name` is a valid channel or run name.
+ *
+ * @example
+ * ```ts
+ * assertValidName('channel', 'audit-channel');
+ * ```
+ */
+export function assertValidName(kind: 'channel' | 'run', name: string): void {
+  const reason = invalidNameReason(name);
+  if (reason !== undefined) {
+    throw new GkExportError<NameErrorCode>(
+      'ERR_INVALID_NAME',
+      `invalid ${kind} name ${JSON.stringify(name)}: it ${reason}; use a plain file name without "/", "\\" or ".."`,
+    );
+  }
+}
+
+/**
+ * The run (file stem) for an audit ID: every `:` becomes `_`.
+ *
+ * @example
+ * ```ts
+ * runNameForAuditId('2023-07-18T21:21:52Z'); // '2023-07-18T21_21_52Z'
+ * ```
+ */
+export function runNameForAuditId(auditId: string): string {
+  const run = auditId.replaceAll(':', '_');
+  const reason = invalidNameReason(run);
+  if (reason !== undefined) {
+    throw new GkExportError<NameErrorCode>(
+      'ERR_INVALID_AUDIT_ID',
+      `invalid audit ID ${JSON.stringify(auditId)}: its run name ${reason}`,
+    );
+  }
+  return run;
+}
+
+/**
+ * The audit ID (RFC 3339, UTC, whole seconds) for an instant, as Gatekeeper formats it.
+ *
+ * @example
+ * ```ts
+ * auditIdFor(new Date('2023-07-18T21:21:52.345Z')); // '2023-07-18T21:21:52Z'
+ * ```
+ */
+export function auditIdFor(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+const ADMISSION_PREFIX = 'admission-';
+
+/**
+ * Classifies a file name of a channel directory by its state.
+ *
+ * @example
+ * ```ts
+ * classifyFileName('2023-07-18T21_21_52Z.txt'); // { state: 'audit-open', run: '2023-07-18T21_21_52Z' }
+ * classifyFileName('notes.md');                 // { state: 'not-ours', run: 'notes.md' }
+ * ```
+ */
+export function classifyFileName(name: string): ClassifiedName {
+  if (invalidNameReason(name) !== undefined) return { state: FileState.NotOurs, run: name };
+  if (name.endsWith('.deleting')) return { state: FileState.Deleting, run: stem(name) };
+  const dot = name.lastIndexOf('.');
+  if (dot <= 0) return { state: FileState.NotOurs, run: name };
+  const run = name.slice(0, dot);
+  const ext = name.slice(dot);
+  const admission = run.startsWith(ADMISSION_PREFIX) && run.length > ADMISSION_PREFIX.length;
+  if (admission) {
+    if (ext === '.open') return { state: FileState.AdmissionOpen, run };
+    if (ext === '.log') return { state: FileState.AdmissionComplete, run };
+    return { state: FileState.NotOurs, run: name };
+  }
+  if (ext === '.txt') return { state: FileState.AuditOpen, run };
+  if (ext === '.log') return { state: FileState.AuditComplete, run };
+  return { state: FileState.NotOurs, run: name };
+}
+
+function stem(name: string): string {
+  const dot = name.lastIndexOf('.');
+  return dot > 0 ? name.slice(0, dot) : name;
+}
+
+/** File name of an audit run in progress. */
+export function openRunFile(run: string): string {
+  return `${run}.txt`;
+}
+
+/** File name of a completed audit run. */
+export function completeRunFile(run: string): string {
+  return `${run}.log`;
+}
+
+/** The markers that open and close an audit run (DESIGN §1). */
+export const AUDIT_STARTED = 'audit is started';
+export const AUDIT_COMPLETED = 'audit is completed';

@@ -1,0 +1,172 @@
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { GkExportError, errnoCode } from '../errors.ts';
+
+export type CheckpointErrorCode = 'ERR_CHECKPOINT_CORRUPT' | 'ERR_CHECKPOINT_WRITE';
+
+/** How far one file has been delivered. Keyed by source + channel + run + inode. */
+export interface CheckpointEntry {
+  readonly source: string;
+  readonly channel: string;
+  readonly run: string;
+  /** Inode number as a decimal string (inodes can exceed 2^53). */
+  readonly ino: string;
+  /** Byte offset just past the last acknowledged line. */
+  readonly offset: number;
+  /** Number of lines acknowledged (the last acknowledged line number). */
+  readonly line: number;
+  /** True once the whole (completed) file is delivered. */
+  readonly done: boolean;
+  /** Optional fingerprint of the file's first bytes (a reused inode is then not mistaken). */
+  readonly fingerprint?: string;
+}
+
+interface CheckpointFile {
+  version: 1;
+  checkpoints: CheckpointEntry[];
+}
+
+const FILE = 'checkpoints.json';
+const TMP = 'checkpoints.json.tmp';
+
+/** The store key of an entry. */
+export function checkpointKey(e: Pick<CheckpointEntry, 'source' | 'channel' | 'run' | 'ino'>) {
+  return `${e.source}:${e.channel}/${e.run}@${e.ino}`;
+}
+
+/**
+ * A versioned JSON checkpoint file in the state dir, written atomically (temp file, fsync,
+ * rename, directory fsync) and only when something changed. Callers advance an entry only
+ * after the sinks acknowledged the lines it covers.
+ *
+ * @example
+ * ```ts
+ * const store = await openCheckpointStore('/tmp/violations/.gk-export-state');
+ * store.set({ source: 'audit', channel: 'c', run: 'r', ino: '12', offset: 120, line: 3, done: false });
+ * await store.flush();
+ * ```
+ */
+export async function openCheckpointStore(dir: string) {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const entries = new Map<string, CheckpointEntry>();
+  for (const e of await loadEntries(dir)) entries.set(checkpointKey(e), e);
+  let dirty = false;
+  let writing: Promise<void> = Promise.resolve();
+
+  async function write(): Promise<void> {
+    if (!dirty) return;
+    dirty = false;
+    const body: CheckpointFile = { version: 1, checkpoints: [...entries.values()] };
+    const tmp = join(dir, TMP);
+    try {
+      const fh = await open(tmp, 'w', 0o600);
+      try {
+        await fh.writeFile(JSON.stringify(body));
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, join(dir, FILE));
+      await fsyncDir(dir);
+    } catch (err) {
+      dirty = true;
+      throw new GkExportError<CheckpointErrorCode>(
+        'ERR_CHECKPOINT_WRITE',
+        `cannot write checkpoint in ${dir}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+  }
+
+  return {
+    dir,
+    get(key: string): CheckpointEntry | undefined {
+      return entries.get(key);
+    },
+    set(entry: CheckpointEntry): void {
+      const key = checkpointKey(entry);
+      const old = entries.get(key);
+      if (
+        old &&
+        old.offset === entry.offset &&
+        old.line === entry.line &&
+        old.done === entry.done &&
+        old.fingerprint === entry.fingerprint
+      ) {
+        return;
+      }
+      entries.set(key, entry);
+      dirty = true;
+    },
+    delete(key: string): void {
+      if (entries.delete(key)) dirty = true;
+    },
+    entries(): IterableIterator<CheckpointEntry> {
+      return entries.values();
+    },
+    /** Persists pending changes; concurrent calls are serialised. */
+    flush(): Promise<void> {
+      writing = writing.catch(() => undefined).then(write);
+      return writing;
+    },
+  };
+}
+
+export type CheckpointStore = Awaited<ReturnType<typeof openCheckpointStore>>;
+
+async function loadEntries(dir: string): Promise<CheckpointEntry[]> {
+  // A complete temp file is newer than the real one: the rename did not happen.
+  for (const name of [TMP, FILE]) {
+    let text: string;
+    try {
+      text = await readFile(join(dir, name), 'utf8');
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') continue;
+      throw err;
+    }
+    const parsed = parseCheckpointFile(text);
+    if (parsed) return parsed.checkpoints;
+    if (name === FILE) {
+      throw new GkExportError<CheckpointErrorCode>(
+        'ERR_CHECKPOINT_CORRUPT',
+        `checkpoint file ${join(dir, FILE)} is not a version-1 checkpoint; move it aside to start over`,
+      );
+    }
+  }
+  return [];
+}
+
+function parseCheckpointFile(text: string): CheckpointFile | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Partial<CheckpointFile>;
+  if (v.version !== 1 || !Array.isArray(v.checkpoints)) return undefined;
+  const ok = v.checkpoints.every(
+    (e) =>
+      typeof e === 'object' &&
+      e !== null &&
+      typeof e.source === 'string' &&
+      typeof e.channel === 'string' &&
+      typeof e.run === 'string' &&
+      typeof e.ino === 'string' &&
+      Number.isSafeInteger(e.offset) &&
+      Number.isSafeInteger(e.line) &&
+      typeof e.done === 'boolean',
+  );
+  return ok ? (v as CheckpointFile) : undefined;
+}
+
+/** fsync a directory so a rename or unlink in it is durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,47 @@
+import type { ExportMsg } from '../protocol/record.ts';
+
+/** Where a delivery came from. */
+export type SourceKind = 'audit' | 'admission' | 'apiserver-audit';
+
+/**
+ * One record on its way to the sinks. Markers (`audit is started` / `audit is completed`)
+ * travel through the pipeline too, so sinks can frame runs; each sink decides whether to emit
+ * them.
+ */
+export interface Delivery {
+  /** Stable idempotency key: `<channel>/<run>/<line>`; identical across restarts. */
+  readonly key: string;
+  readonly source: SourceKind;
+  readonly channel: string;
+  readonly run: string;
+  /** 1-based line number within the run file. */
+  readonly line: number;
+  /** The line to emit, without its newline: the original bytes unless a redaction re-encoded it. */
+  readonly raw: string;
+  readonly msg: ExportMsg;
+  /** Set on the run's start/completion marker lines. */
+  readonly marker?: 'started' | 'completed';
+}
+
+/**
+ * A destination. `write` resolves once every record of the batch is delivered (the ack);
+ * until then the reader does not read further (backpressure by awaiting). A sink never
+ * resolves before delivery and retries internally; it rejects only when it has given up on
+ * the batch for good.
+ *
+ * @example
+ * ```ts
+ * const sink: Sink = { name: 'null', async write() {}, async close() {} };
+ * ```
+ */
+export interface Sink {
+  readonly name: string;
+  write(batch: readonly Delivery[]): Promise<void>;
+  /** Flushes and releases everything; idempotent. */
+  close(): Promise<void>;
+}
+
+/** The idempotency key of a line. */
+export function deliveryKey(channel: string, run: string, line: number): string {
+  return `${channel}/${run}/${line}`;
+}

@@ -1,0 +1,133 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Bounded error codes for invalid input (the `error_code` label). */
+export const InvalidCode = {
+  InvalidJson: 'invalid_json',
+  NotAnObject: 'not_an_object',
+  WrongFieldType: 'wrong_field_type',
+  InvalidUtf8: 'invalid_utf8',
+  NulByte: 'nul_byte',
+  LineTooLong: 'line_too_long',
+  TruncatedLine: 'truncated_line',
+  NotARegularFile: 'not_a_regular_file',
+  Symlink: 'symlink',
+  Unreadable: 'unreadable',
+  InvalidName: 'invalid_name',
+} as const;
+export type InvalidCode = (typeof InvalidCode)[keyof typeof InvalidCode];
+
+/**
+ * Every metric gk-export exports, on one registry per process (tests make their own).
+ *
+ * @example
+ * ```ts
+ * const m = createMetrics();
+ * m.recordsRead.inc({ source: 'audit' });
+ * ```
+ */
+export function createMetrics(opts: { defaults?: boolean } = {}) {
+  const registry = new Registry();
+  if (opts.defaults) collectDefaultMetrics({ register: registry, prefix: 'gk_export_' });
+  const registers = [registry];
+  return {
+    registry,
+    recordsRead: new Counter({
+      name: 'gk_export_records_read_total',
+      help: 'Lines read from the export volume (markers included)',
+      labelNames: ['source'] as const,
+      registers,
+    }),
+    delivered: new Counter({
+      name: 'gk_export_records_delivered_total',
+      help: 'Records acknowledged by a sink',
+      labelNames: ['sink'] as const,
+      registers,
+    }),
+    filtered: new Counter({
+      name: 'gk_export_records_filtered_total',
+      help: 'Records dropped on purpose by a filter',
+      labelNames: ['filter'] as const,
+      registers,
+    }),
+    invalid: new Counter({
+      name: 'gk_export_records_invalid_total',
+      help: 'Bad lines or files, by error code',
+      labelNames: ['error_code'] as const,
+      registers,
+    }),
+    deadLettered: new Counter({
+      name: 'gk_export_records_dead_lettered_total',
+      help: 'Lines or batches written to the dead-letter file',
+      labelNames: ['stage'] as const,
+      registers,
+    }),
+    lostLines: new Counter({
+      name: 'gk_export_lines_lost_total',
+      help: 'Lines that could not be delivered because their file disappeared first',
+      registers,
+    }),
+    lostRuns: new Counter({
+      name: 'gk_export_runs_lost_total',
+      help: 'Runs (files) that disappeared before they were fully delivered',
+      registers,
+    }),
+    runsCompleted: new Counter({
+      name: 'gk_export_runs_completed_total',
+      help: 'Runs fully delivered, by final state',
+      labelNames: ['state'] as const,
+      registers,
+    }),
+    runsPushed: new Counter({
+      name: 'gk_export_runs_pending_pushed_total',
+      help: 'Runs queued for delivery',
+      registers,
+    }),
+    runsPopped: new Counter({
+      name: 'gk_export_runs_pending_popped_total',
+      help: 'Runs taken off the delivery queue (delivered, lost or abandoned)',
+      registers,
+    }),
+    lagSeconds: new Gauge({
+      name: 'gk_export_oldest_undelivered_age_seconds',
+      help: 'Age of the oldest completed run not yet fully delivered (0 when caught up)',
+      registers,
+    }),
+    sinkRequestSeconds: new Histogram({
+      name: 'gk_export_sink_request_duration_seconds',
+      help: 'Duration of one sink write (one batch)',
+      labelNames: ['sink'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30],
+      registers,
+    }),
+    retries: new Counter({
+      name: 'gk_export_sink_retries_total',
+      help: 'Sink retries, by status class (5xx, 4xx, network, timeout)',
+      labelNames: ['sink', 'status_class'] as const,
+      registers,
+    }),
+    sinkPermanentFailure: new Gauge({
+      name: 'gk_export_sink_failing_permanently',
+      help: '1 while a sink is stopped on a permanent error',
+      labelNames: ['sink'] as const,
+      registers,
+    }),
+    checkpointWrites: new Counter({
+      name: 'gk_export_checkpoint_writes_total',
+      help: 'Checkpoint files written',
+      registers,
+    }),
+    checkpointFailures: new Counter({
+      name: 'gk_export_checkpoint_failures_total',
+      help: 'Checkpoint writes that failed',
+      registers,
+    }),
+    filesDeleted: new Counter({
+      name: 'gk_export_files_deleted_total',
+      help: 'Files deleted after delivery, by reason',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
