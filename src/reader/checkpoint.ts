@@ -1,5 +1,6 @@
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fsyncDir } from '../durable-fs.ts';
 import { GkExportError, errnoCode } from '../errors.ts';
 
 export type CheckpointErrorCode = 'ERR_CHECKPOINT_CORRUPT' | 'ERR_CHECKPOINT_WRITE';
@@ -159,14 +160,4 @@ function parseCheckpointFile(text: string): CheckpointFile | undefined {
       typeof e.done === 'boolean',
   );
   return ok ? (v as CheckpointFile) : undefined;
-}
-
-/** fsync a directory so a rename or unlink in it is durable. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
