@@ -1,0 +1,19 @@
+import { Command } from 'commander';
+
+/**
+ * Builds the `gk-export` command line. Each subcommand lives in its own module under
+ * `src/commands/` and is registered here.
+ *
+ * @example
+ * ```ts
+ * await buildProgram().parseAsync(['node', 'gk-export', 'inspect']);
+ * ```
+ */
+export function buildProgram(): Command {
+  const program = new Command('gk-export')
+    .description("Reader sidecar and writer for OPA Gatekeeper's disk export of violations")
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  return program;
+}
