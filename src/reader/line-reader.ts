@@ -1,0 +1,191 @@
+import type { FileHandle } from 'node:fs/promises';
+
+/** One line read from a file, located by byte offsets. */
+export interface RawLine {
+  /** 1-based line number in the file. */
+  readonly number: number;
+  /** Byte offset of the line's first byte. */
+  readonly start: number;
+  /** Byte offset just past the line's `\n` (where the next line starts). */
+  readonly end: number;
+  /**
+   * The line without `\n` (and without a trailing `\r`). For a line over the limit, only its
+   * first bytes (an excerpt for the dead letter).
+   */
+  readonly bytes: Buffer;
+  /** The line was longer than the limit; `bytes` is an excerpt and the rest was skipped. */
+  readonly tooLong?: boolean;
+  /** The line ended in `\r\n`. */
+  readonly crlf?: boolean;
+  /** The file ended without a `\n` after this line (only from `takeRemainder`). */
+  readonly truncated?: boolean;
+}
+
+/** Where reading starts: just past the last acknowledged line. */
+export interface LinePosition {
+  readonly offset: number;
+  readonly line: number;
+}
+
+export interface LineReaderOptions {
+  /** Lines longer than this are skipped (kept only as an excerpt) without buffering them. */
+  readonly maxLineBytes: number;
+  /** Bytes read per `read(2)`; default 256 KiB. */
+  readonly chunkBytes?: number;
+}
+
+const EXCERPT_BYTES = 4096;
+const NL = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Reads whole lines from a file handle by position (`pread`), so it can resume at any byte
+ * offset, follow a file that grows, and keep reading a file that was renamed or unlinked.
+ * Only lines ending in `\n` are returned; a trailing partial line stays unread until it is
+ * completed (or `takeRemainder` is called for a finished file). Memory is bounded by
+ * `chunkBytes + maxLineBytes` however long a line is.
+ *
+ * @example
+ * ```ts
+ * const reader = createLineReader(fh, { offset: 0, line: 0 }, { maxLineBytes: 2 << 20 });
+ * for (;;) { const lines = await reader.read(1000); if (lines.length === 0) break; … }
+ * ```
+ */
+export function createLineReader(fh: FileHandle, from: LinePosition, opts: LineReaderOptions) {
+  const chunkBytes = opts.chunkBytes ?? 256 * 1024;
+  const maxLine = opts.maxLineBytes;
+  // `pending` holds bytes of the current (incomplete) line, read but not yet returned.
+  let pending: Buffer = Buffer.alloc(0);
+  let pendingStart = from.offset; // file offset of pending[0]
+  let readPos = from.offset; // file offset of the next byte to read
+  let lineNo = from.line;
+  // Over-long line being skipped: its start offset and the excerpt kept.
+  let skipping: { start: number; excerpt: Buffer } | undefined;
+  const chunk = Buffer.allocUnsafe(chunkBytes);
+
+  /** Reads more bytes; returns false at end of file. */
+  async function fill(): Promise<boolean> {
+    const { bytesRead } = await fh.read(chunk, 0, chunkBytes, readPos);
+    if (bytesRead === 0) return false;
+    readPos += bytesRead;
+    const fresh = chunk.subarray(0, bytesRead);
+    pending = pending.length === 0 ? Buffer.from(fresh) : Buffer.concat([pending, fresh]);
+    return true;
+  }
+
+  function makeLine(start: number, body: Buffer, end: number): RawLine {
+    lineNo += 1;
+    let bytes = body;
+    let crlf = false;
+    if (bytes.length > 0 && bytes[bytes.length - 1] === CR) {
+      bytes = bytes.subarray(0, bytes.length - 1);
+      crlf = true;
+    }
+    return crlf ? { number: lineNo, start, end, bytes, crlf } : { number: lineNo, start, end, bytes };
+  }
+
+  /** Splits complete lines out of `pending`, up to `max`. */
+  function split(out: RawLine[], max: number): void {
+    let from = 0;
+    while (out.length < max) {
+      const nl = pending.indexOf(NL, from);
+      if (skipping) {
+        if (nl < 0) {
+          from = pending.length;
+          break;
+        }
+        lineNo += 1;
+        out.push({
+          number: lineNo,
+          start: skipping.start,
+          end: pendingStart + nl + 1,
+          bytes: skipping.excerpt,
+          tooLong: true,
+        });
+        skipping = undefined;
+        from = nl + 1;
+        continue;
+      }
+      if (nl < 0) {
+        if (pending.length - from > maxLine) {
+          skipping = {
+            start: pendingStart + from,
+            excerpt: Buffer.from(pending.subarray(from, from + EXCERPT_BYTES)),
+          };
+          from = pending.length;
+        }
+        break;
+      }
+      if (nl - from > maxLine) {
+        lineNo += 1;
+        out.push({
+          number: lineNo,
+          start: pendingStart + from,
+          end: pendingStart + nl + 1,
+          bytes: Buffer.from(pending.subarray(from, from + EXCERPT_BYTES)),
+          tooLong: true,
+        });
+      } else {
+        out.push(makeLine(pendingStart + from, pending.subarray(from, nl), pendingStart + nl + 1));
+      }
+      from = nl + 1;
+    }
+    if (from > 0) {
+      // Keep only the unconsumed tail; copy so the consumed lines' memory can be released
+      // once callers drop them (subarrays share the parent buffer).
+      pending = from >= pending.length ? Buffer.alloc(0) : Buffer.from(pending.subarray(from));
+      pendingStart += from;
+    }
+  }
+
+  return {
+    /**
+     * Up to `maxLines` complete lines (fewer at end of data, none when nothing new).
+     * `maxBytes` bounds the batch's total bytes (at least one line is returned).
+     */
+    async read(maxLines: number, maxBytes = Infinity): Promise<RawLine[]> {
+      const out: RawLine[] = [];
+      let bytes = 0;
+      for (;;) {
+        const before = out.length;
+        split(out, maxLines);
+        for (let i = before; i < out.length; i++) bytes += out[i]!.end - out[i]!.start;
+        if (out.length >= maxLines || bytes >= maxBytes) return out;
+        if (!(await fill())) return out;
+      }
+    },
+    /**
+     * For a file that will not grow any more: the trailing bytes after the last `\n`, as a
+     * line flagged `truncated` (or undefined when the file ends with `\n`).
+     */
+    async takeRemainder(): Promise<RawLine | undefined> {
+      while (await fill()) {
+        /* read to the end */
+      }
+      if (skipping) {
+        const start = skipping.start;
+        const excerpt = skipping.excerpt;
+        skipping = undefined;
+        lineNo += 1;
+        const end = readPos;
+        pending = Buffer.alloc(0);
+        pendingStart = end;
+        return { number: lineNo, start, end, bytes: excerpt, tooLong: true, truncated: true };
+      }
+      if (pending.length === 0) return undefined;
+      const start = pendingStart;
+      const end = pendingStart + pending.length;
+      const body = pending;
+      pending = Buffer.alloc(0);
+      pendingStart = end;
+      lineNo += 1;
+      return { number: lineNo, start, end, bytes: body, truncated: true };
+    },
+    /** Offset and line number just past the last returned line. */
+    position(): LinePosition {
+      return { offset: skipping ? skipping.start : pendingStart, line: lineNo };
+    },
+  };
+}
+
+export type LineReader = ReturnType<typeof createLineReader>;
