@@ -1,4 +1,6 @@
 import { Command } from 'commander';
+import { registerInspect } from './commands/inspect.ts';
+import { registerRead } from './commands/read.ts';
 
 /**
  * Builds the `gk-export` command line. Each subcommand lives in its own module under
@@ -15,5 +17,7 @@ export function buildProgram(): Command {
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  registerRead(program);
+  registerInspect(program);
   return program;
 }

@@ -61,9 +61,9 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       labelNames: ['stage'] as const,
       registers,
     }),
-    lostLines: new Counter({
-      name: 'gk_export_lines_lost_total',
-      help: 'Lines that could not be delivered because their file disappeared first',
+    lostBytes: new Counter({
+      name: 'gk_export_bytes_lost_total',
+      help: 'Undelivered bytes of files that disappeared before the reader could open them',
       registers,
     }),
     lostRuns: new Counter({
