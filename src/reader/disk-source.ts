@@ -179,6 +179,10 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
         forget(ch, r);
       } else if (r.fh) {
         r.gone = true;
+        // A .txt that vanished unseen as .log was completed and deleted at once (the writer's
+        // retention with maxAuditResults 0) — or removed by someone else. Once no writer holds
+        // it, it will not grow: deliver what it has.
+        if (r.phase === 'open' && !isHeldByWriter(r.fh.fd)) r.phase = 'complete';
       } else {
         const saved = store.get(runKey(r));
         const lostBytes = Math.max(0, r.size - (saved?.offset ?? 0));
@@ -192,22 +196,29 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
         forget(ch, r);
       }
     }
-    if (files) pruneCheckpoints(ch, present);
+    if (files) pruneCheckpoints(ch);
     await detectAbandoned(ch, now);
     wake(ch);
   }
 
   /** Drops checkpoints of this channel's files that no longer exist (deleted while we were down). */
-  function pruneCheckpoints(ch: Channel, present: Set<string>): void {
+  function pruneCheckpoints(ch: Channel): void {
     for (const e of [...store.entries()]) {
-      if (e.channel !== ch.name || (e.source !== 'audit' && e.source !== 'admission')) continue;
-      if (!present.has(e.ino) && !ch.runs.has(e.ino)) store.delete(checkpointKey(e));
+      if (e.channel !== ch.name) continue;
+      const mine = e.source === 'audit' ? opts.mode !== 'admission' : e.source === 'admission' && opts.mode !== 'audit';
+      if (!mine) continue;
+      const r = ch.runs.get(e.ino);
+      if (!r || r.run !== e.run) store.delete(checkpointKey(e));
     }
   }
 
   async function detectAbandoned(ch: Channel, now: number): Promise<void> {
     for (const r of ch.runs.values()) {
       if (r.phase !== 'open' || r.delivered || !r.fh) continue;
+      if (r.gone) {
+        if (!isHeldByWriter(r.fh.fd)) r.phase = 'complete';
+        continue;
+      }
       if (now - r.lastGrowthMs < opts.abandonAfterMs) continue;
       if (isHeldByWriter(r.fh.fd)) {
         r.lastGrowthMs = now;

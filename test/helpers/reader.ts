@@ -34,11 +34,11 @@ export function capturingTelemetry(): Telemetry & { logs: Record<string, unknown
 export function startReader(
   root: string,
   stateDir: string,
-  over: Partial<ReaderConfig> & { sink: Sink; telemetry?: Telemetry },
+  over: Partial<ReaderConfig> & { sink: Sink },
 ) {
   const base = resolveReaderConfig({ root, stateDir, pollInterval: 100 });
-  const { sink, telemetry: t, ...rest } = over;
-  const telemetry = t ?? capturingTelemetry();
+  const { sink, ...rest } = over;
+  const telemetry = capturingTelemetry();
   const config: ReaderConfig = { ...base, ...rest };
   const ac = new AbortController();
   const done = runReader(config, { sink, telemetry }, ac.signal);

@@ -41,8 +41,10 @@ describe.each([
     const runs = c.violations().map((d) => d.msg.id);
     expect(runs).toEqual([...Array(5).fill(auditIdOf(2)), ...Array(3).fill(auditIdOf(1))]);
     expect(c.violations().map((d) => d.line)).toEqual([2, 3, 4, 5, 6, 2, 3, 4]);
-    await r.stop();
-    expect(await metricValue(r.telemetry, 'gk_export_runs_completed_total', { state: 'complete' })).toBe(2);
+    await waitFor(
+      async () => (await metricValue(r.telemetry, 'gk_export_runs_completed_total', { state: 'complete' })) === 2,
+      'both runs reported complete',
+    );
   });
 
   it('resumes from the checkpoint after a restart without repeating a line', async () => {

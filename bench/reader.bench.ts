@@ -1,0 +1,267 @@
+// Reader benchmarks (issue targets in brackets):
+//  1. throughput: one completed run of 1,000,000 violations to stdout → /dev/null, beside
+//     `cat FILE > /dev/null` and a naive reader (readline + JSON.parse + console.log)
+//     [≥ 3× the naive reader's lines/s, peak RSS ≤ 128 MiB]
+//  2. latency: 200 runs of 100 lines, rename → last line on stdout; and with --follow-open,
+//     append → line on stdout [p99 ≤ 100 ms]
+//  3. startup with a backlog of 5 channels × 1,000 small runs: time until all delivered.
+// Sizes can be reduced with BENCH_SCALE (e.g. 0.1) for a quick look.
+import { spawn, spawnSync } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile, appendFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { encodeExportMsg } from '../src/protocol/encode.ts';
+import type { ExportMsg } from '../src/protocol/record.ts';
+
+const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const NODE = process.execPath;
+
+function record(id: string, i: number): ExportMsg {
+  const kinds = ['K8sRequiredLabels', 'K8sAllowedRepos', 'K8sContainerLimits'];
+  return {
+    id,
+    details: { missing_labels: ['owner', 'team'], allowed: ['registry.example.com/'] },
+    eventType: 'violation_audited',
+    group: 'constraints.gatekeeper.sh',
+    version: 'v1beta1',
+    kind: kinds[i % 3],
+    name: `constraint-${i % 7}`,
+    message: `container <app-${i % 50}> has no resource limits; image registry.example.com/team/app:${i % 100} & more`,
+    enforcementAction: i % 10 === 0 ? 'warn' : 'deny',
+    resourceAPIVersion: 'v1',
+    resourceKind: 'Pod',
+    resourceNamespace: `namespace-${i % 40}`,
+    resourceName: `deployment-${i % 1000}-7d9c8b6f5-${(i * 7919).toString(36).padStart(5, 'x')}`,
+    resourceLabels: { app: `app-${i % 50}`, 'pod-template-hash': '7d9c8b6f5', tier: 'backend' },
+  };
+}
+
+async function writeRun(path: string, id: string, n: number): Promise<number> {
+  const out = createWriteStream(path);
+  let bytes = 0;
+  const put = async (s: string) => {
+    bytes += Buffer.byteLength(s);
+    if (!out.write(s)) await once(out, 'drain');
+  };
+  await put(encodeExportMsg({ id, message: 'audit is started' }) + '\n');
+  let chunk = '';
+  for (let i = 0; i < n; i++) {
+    chunk += encodeExportMsg(record(id, i)) + '\n';
+    if (chunk.length > 1 << 20) {
+      await put(chunk);
+      chunk = '';
+    }
+  }
+  await put(chunk + encodeExportMsg({ id, message: 'audit is completed' }) + '\n');
+  out.end();
+  await once(out, 'finish');
+  return bytes;
+}
+
+/** Peak RSS (VmHWM) of a live process in MiB. */
+async function peakRssMiB(pid: number): Promise<number> {
+  const s = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const m = /VmHWM:\s+(\d+) kB/.exec(s);
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** Starts the reader with stdout to a callback per line (or /dev/null); waits on stderr logs. */
+function startReader(args: string[], onLine?: (line: string, t: number) => void) {
+  const child = spawn(NODE, [CLI, 'read', ...args], {
+    stdio: ['ignore', onLine ? 'pipe' : 'ignore', 'pipe'],
+  });
+  let delivered = 0;
+  const waiters: { n: number; resolve: () => void }[] = [];
+  let rest = '';
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => {
+    rest += s;
+    const parts = rest.split('\n');
+    rest = parts.pop()!;
+    for (const p of parts) {
+      if (p.includes('"msg":"run delivered"')) delivered += 1;
+    }
+    for (const w of waiters.splice(0)) {
+      if (delivered >= w.n) w.resolve();
+      else waiters.push(w);
+    }
+  });
+  if (onLine) {
+    let buf = '';
+    child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+      const t = performance.now();
+      buf += s;
+      const parts = buf.split('\n');
+      buf = parts.pop()!;
+      for (const p of parts) onLine(p, t);
+    });
+  }
+  return {
+    child,
+    runsDelivered: (n: number) =>
+      new Promise<void>((resolve) => {
+        if (delivered >= n) resolve();
+        else waiters.push({ n, resolve });
+      }),
+    stop: async () => {
+      child.kill('SIGTERM');
+      await once(child, 'close');
+    },
+  };
+}
+
+async function throughput(dir: string) {
+  const n = Math.round(1_000_000 * SCALE);
+  const root = join(dir, 'topics');
+  const chan = join(root, 'audit-channel');
+  await mkdir(chan, { recursive: true });
+  const id = '2026-01-01T00:00:00Z';
+  const file = join(chan, '2026-01-01T00_00_00Z.log');
+  const bytes = await writeRun(file, id, n);
+  const mb = bytes / 1e6;
+
+  let t = performance.now();
+  spawnSync('sh', ['-c', `cat "${file}" > /dev/null`]);
+  const catS = (performance.now() - t) / 1000;
+
+  const naive = join(dir, 'naive.mjs');
+  await writeFile(
+    naive,
+    `import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+const rl = createInterface({ input: createReadStream(process.argv[2]), crlfDelay: Infinity });
+for await (const line of rl) { const m = JSON.parse(line); if (m.eventType) console.log(line); }
+`,
+  );
+  t = performance.now();
+  const naiveRun = spawn(NODE, [naive, file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  let naivePeak = 0;
+  const naiveTimer = setInterval(async () => (naivePeak = Math.max(naivePeak, await peakRssMiB(naiveRun.pid!))), 50);
+  await once(naiveRun, 'close');
+  clearInterval(naiveTimer);
+  const naiveS = (performance.now() - t) / 1000;
+
+  t = performance.now();
+  const r = startReader(['--root', root, '--state-dir', join(dir, 'state'), '--max-audit-results', '5']);
+  let peak = 0;
+  const timer = setInterval(async () => (peak = Math.max(peak, await peakRssMiB(r.child.pid!))), 50);
+  await r.runsDelivered(1);
+  const oursS = (performance.now() - t) / 1000;
+  peak = Math.max(peak, await peakRssMiB(r.child.pid!));
+  clearInterval(timer);
+  await r.stop();
+
+  const rows = [
+    ['cat > /dev/null', catS],
+    ['naive reader (readline+JSON.parse+console.log)', naiveS],
+    ['gk-export read (validated, checkpointed)', oursS],
+  ] as const;
+  console.log(`\n1. throughput: ${n} violations, ${mb.toFixed(0)} MB`);
+  for (const [name, s] of rows) {
+    console.log(`   ${name.padEnd(50)} ${(n / s).toFixed(0).padStart(10)} lines/s ${(mb / s).toFixed(1).padStart(8)} MB/s`);
+  }
+  const ratio = naiveS / oursS;
+  console.log(`   ratio gk-export / naive: ${ratio.toFixed(2)}× (target ≥ 3)   peak RSS: ${peak.toFixed(1)} MiB (target ≤ 128; naive ${naivePeak.toFixed(1)} MiB)`);
+  await rm(root, { recursive: true, force: true });
+  return { lines: n, mb, catS, naiveS, oursS, ratioVsNaive: ratio, peakRssMiB: peak };
+}
+
+async function latency(dir: string, follow: boolean) {
+  const runs = Math.max(20, Math.round(200 * SCALE));
+  const root = join(dir, follow ? 'lat-follow' : 'lat');
+  const chan = join(root, 'c');
+  await mkdir(chan, { recursive: true });
+  const arrivals = new Map<string, number>();
+  const r = startReader(
+    ['--root', root, '--state-dir', join(dir, follow ? 'st-f' : 'st'), ...(follow ? ['--follow-open'] : [])],
+    (line, t) => {
+      const m = /"resourceName":"([^"]+)"/.exec(line);
+      if (m) arrivals.set(m[1]!, t);
+    },
+  );
+  await new Promise((res) => setTimeout(res, 500));
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const id = new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString().replace('.000Z', 'Z');
+    const run = id.replaceAll(':', '_');
+    const txt = join(chan, `${run}.txt`);
+    const lines = [encodeExportMsg({ id, message: 'audit is started' })];
+    for (let j = 0; j < 100; j++) lines.push(encodeExportMsg({ ...record(id, j), resourceName: `r${i}-${j}` }));
+    if (follow) {
+      await writeFile(txt, lines[0] + '\n');
+      for (let j = 1; j <= 100; j += 25) {
+        const t0 = performance.now();
+        await appendFile(txt, lines.slice(j, j + 25).join('\n') + '\n');
+        const last = `r${i}-${j + 23}`;
+        while (!arrivals.has(last)) await new Promise((res) => setTimeout(res, 1));
+        samples.push(arrivals.get(last)! - t0);
+      }
+      await appendFile(txt, encodeExportMsg({ id, message: 'audit is completed' }) + '\n');
+      await rename(txt, join(chan, `${run}.log`));
+    } else {
+      lines.push(encodeExportMsg({ id, message: 'audit is completed' }));
+      await writeFile(txt, lines.join('\n') + '\n');
+      const t0 = performance.now();
+      await rename(txt, join(chan, `${run}.log`));
+      const last = `r${i}-99`;
+      while (!arrivals.has(last)) await new Promise((res) => setTimeout(res, 1));
+      samples.push(arrivals.get(last)! - t0);
+    }
+  }
+  await r.stop();
+  samples.sort((a, b) => a - b);
+  const p50 = pct(samples, 50);
+  const p99 = pct(samples, 99);
+  console.log(
+    `\n2${follow ? 'b' : 'a'}. latency ${follow ? 'append → stdout (--follow-open)' : 'rename → last line on stdout'}: ${samples.length} samples, p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms (target p99 ≤ 100)`,
+  );
+  return { samples: samples.length, p50, p99 };
+}
+
+async function startup(dir: string) {
+  const channels = 5;
+  const perChannel = Math.max(10, Math.round(1000 * SCALE));
+  const root = join(dir, 'backlog');
+  for (let c = 0; c < channels; c++) {
+    const chan = join(root, `channel-${c}`);
+    await mkdir(chan, { recursive: true });
+    for (let i = 0; i < perChannel; i++) {
+      const id = new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString().replace('.000Z', 'Z');
+      const body = [
+        encodeExportMsg({ id, message: 'audit is started' }),
+        ...[0, 1, 2].map((j) => encodeExportMsg(record(id, j))),
+        encodeExportMsg({ id, message: 'audit is completed' }),
+      ];
+      await writeFile(join(chan, `${id.replaceAll(':', '_')}.log`), body.join('\n') + '\n');
+    }
+  }
+  const t = performance.now();
+  const r = startReader(['--root', root, '--state-dir', join(dir, 'st-backlog'), '--max-audit-results', '5']);
+  await r.runsDelivered(channels * perChannel);
+  const s = (performance.now() - t) / 1000;
+  await r.stop();
+  const left = (await stat(join(root, 'channel-0')).then(() => true)) ? 'ok' : '';
+  console.log(`\n3. startup backlog ${channels}×${perChannel} runs: all delivered in ${s.toFixed(2)} s (${((channels * perChannel) / s).toFixed(0)} runs/s) ${left}`);
+  return { runs: channels * perChannel, seconds: s };
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'gk-export-bench-'));
+try {
+  const result = {
+    bench: 'reader',
+    throughput: await throughput(dir),
+    latency: await latency(dir, false),
+    latencyFollow: await latency(dir, true),
+    startup: await startup(dir),
+  };
+  console.log(JSON.stringify(result));
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.ts';
+
+async function checkConfig(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const p = runCli(['read', '--check-config', ...args], { env });
+  const { code } = await p.exited;
+  return { code, out: p.stdout(), err: p.stderr() };
+}
+
+describe('read configuration', () => {
+  it('prints the resolved defaults and exits 0', async () => {
+    const r = await checkConfig([], { ROOT_PATH: '' });
+    expect(r.code).toBe(0);
+    const { config } = JSON.parse(r.out);
+    expect(config).toMatchObject({
+      root: '/tmp/violations/topics',
+      stateDir: '/tmp/violations/.gk-export-state',
+      mode: 'all',
+      maxAuditResults: 3,
+      maxRecordBytes: 2 * 1024 * 1024,
+      abandonAfterMs: 600_000,
+      deleteAfterRead: true,
+      format: 'raw',
+    });
+  });
+
+  it('takes the upstream reader environment (ROOT_PATH, DELETE_AFTER_READ)', async () => {
+    const r = await checkConfig([], { ROOT_PATH: '/data/topics', DELETE_AFTER_READ: 'false' });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).config).toMatchObject({
+      root: '/data/topics',
+      stateDir: '/data/.gk-export-state',
+      deleteAfterRead: false,
+    });
+  });
+
+  it('lets a flag win over its environment variable', async () => {
+    const r = await checkConfig(['--max-audit-results', '1'], { GK_EXPORT_MAX_AUDIT_RESULTS: '4' });
+    expect(JSON.parse(r.out).config.maxAuditResults).toBe(1);
+    const e = await checkConfig([], { GK_EXPORT_MAX_AUDIT_RESULTS: '4' });
+    expect(JSON.parse(e.out).config.maxAuditResults).toBe(4);
+  });
+
+  it.each([
+    [['--max-audit-results', '6'], 'max-audit-results'],
+    [['--mode', 'everything'], 'mode'],
+    [['--abandon-after', 'soon'], 'abandon-after'],
+    [['--max-record-bytes', '-1'], 'max-record-bytes'],
+    [['--drop-field', 'nope'], 'drop-field'],
+    [['--root', '/a/topics', '--state-dir', '/a/topics/state'], 'state-dir'],
+    [['--no-such-flag'], 'no-such-flag'],
+  ])('rejects %j with one line naming the setting and exit code 2', async (args, setting) => {
+    const r = await checkConfig(args as string[]);
+    expect(r.code).toBe(2);
+    const lines = r.err.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(setting);
+  });
+
+  it('rejects a bad value from the environment naming the variable', async () => {
+    const r = await checkConfig([], { DELETE_AFTER_READ: 'maybe' });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('DELETE_AFTER_READ');
+  });
+
+  it('fails an unknown command with one line and exit code 2', async () => {
+    const p = runCli(['frobnicate']);
+    expect((await p.exited).code).toBe(2);
+    expect(p.stderr().trim().split('\n')).toHaveLength(1);
+  });
+});
