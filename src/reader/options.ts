@@ -58,7 +58,9 @@ function intIn(min: number, max: number) {
 }
 
 /** Parses `true`/`false` (also `1`/`0`, `yes`/`no`), for flags that env vars can set. */
-export function parseBool(v: string): boolean {
+export function parseBool(v: string | boolean): boolean {
+  // A bare flag passes its preset (true) through the parser.
+  if (typeof v === 'boolean') return v;
   const s = v.trim().toLowerCase();
   if (['true', '1', 'yes', 'on'].includes(s)) return true;
   if (['false', '0', 'no', 'off'].includes(s)) return false;
@@ -183,7 +185,8 @@ export function readerOptions(): Option[] {
  * ```
  */
 export function resolveReaderConfig(o: Record<string, unknown>): ReaderConfig {
-  const root = resolve(String(o.root ?? DEFAULT_ROOT));
+  // An empty ROOT_PATH counts as unset.
+  const root = resolve(String(o.root || DEFAULT_ROOT));
   const stateDir = o.stateDir
     ? resolve(String(o.stateDir))
     : join(dirname(root), '.gk-export-state');

@@ -45,15 +45,27 @@ describe('reader process crash and restart', () => {
     // Kill at pseudo-random output sizes (fixed seed: reproducible).
     let seed = 7;
     const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const key = (l: string) => {
+      const m = JSON.parse(l) as { id: string; resourceName: string };
+      return `${m.id}/${m.resourceName}`;
+    };
+    const seen = new Set<string>();
+    // Unique lines so far, across the killed processes and the live one.
+    const uniqueWith = (p: ReturnType<typeof runCli>) => {
+      const live = new Set(p.lines().map(key));
+      let n = seen.size;
+      for (const k of live) if (!seen.has(k)) n += 1;
+      return n;
+    };
     for (;;) {
       const p = runCli(args());
       const target = all.length + Math.floor(rand() * 1500) + 1;
       const finished = await Promise.race([
         waitFor(() => all.length + p.lines().length >= target, 'output', 30_000).then(() => false),
-        waitFor(() => all.length + p.lines().length >= RUNS * PER_RUN, 'all output', 30_000).then(() => true),
+        waitFor(() => uniqueWith(p) >= RUNS * PER_RUN, 'all output', 30_000).then(() => true),
       ]);
       if (finished || kills >= 6) {
-        await waitFor(() => all.length + p.lines().length >= RUNS * PER_RUN, 'the rest of the backlog', 60_000);
+        await waitFor(() => uniqueWith(p) >= RUNS * PER_RUN, 'the rest of the backlog', 60_000);
         p.child.kill('SIGTERM');
         const { code } = await p.exited;
         expect(code).toBe(0);
@@ -64,12 +76,10 @@ describe('reader process crash and restart', () => {
       await p.exited;
       kills += 1;
       all.push(...p.lines());
+      for (const l of p.lines()) seen.add(key(l));
     }
     expect(kills).toBeGreaterThan(0);
-    const ids = all.map((l) => {
-      const m = JSON.parse(l) as { id: string; resourceName: string };
-      return `${m.id}/${m.resourceName}`;
-    });
+    const ids = all.map(key);
     const unique = new Set(ids);
     expect(unique.size).toBe(RUNS * PER_RUN);
     expect(ids.length - unique.size).toBeLessThanOrEqual(kills * BATCH);
