@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { AUDIT_COMPLETED, AUDIT_STARTED } from '../protocol/names.ts';
-import { validateExportMsg } from '../protocol/validate.ts';
+import { checkExportLine } from '../protocol/line-check.ts';
+import type { ExportMsg } from '../protocol/record.ts';
 import { deliveryKey, type Delivery, type SourceKind } from '../sinks/sink.ts';
 import { InvalidCode } from '../telemetry/index.ts';
 import type { RawLine } from './line-reader.ts';
@@ -19,8 +20,55 @@ export interface DecodeFailure {
 }
 
 /**
+ * A checked export line. The record object is only built (JSON.parse) when a consumer reads
+ * `msg`, and the text only when it reads `raw`: the stdout sink needs neither.
+ */
+class ExportLine implements Delivery {
+  readonly key: string;
+  readonly source: SourceKind;
+  readonly channel: string;
+  readonly run: string;
+  readonly line: number;
+  readonly bytes: Buffer;
+  readonly marker?: 'started' | 'completed';
+  /** Top-level fields known from the check, without parsing. */
+  readonly eventType: string | undefined;
+  readonly name: string | undefined;
+  #raw: string | undefined;
+  #msg: ExportMsg | undefined;
+
+  constructor(
+    origin: LineOrigin,
+    number: number,
+    bytes: Buffer,
+    check: { eventType: string | undefined; name: string | undefined; message: string | undefined },
+  ) {
+    this.key = deliveryKey(origin.channel, origin.run, number);
+    this.source = origin.source;
+    this.channel = origin.channel;
+    this.run = origin.run;
+    this.line = number;
+    this.bytes = bytes;
+    this.eventType = check.eventType;
+    this.name = check.name;
+    if (check.eventType === undefined) {
+      if (check.message === AUDIT_STARTED) this.marker = 'started';
+      else if (check.message === AUDIT_COMPLETED) this.marker = 'completed';
+    }
+  }
+
+  get raw(): string {
+    return (this.#raw ??= this.bytes.toString('utf8'));
+  }
+
+  get msg(): ExportMsg {
+    return (this.#msg ??= JSON.parse(this.raw) as ExportMsg);
+  }
+}
+
+/**
  * Decodes one export line into a Delivery, or says why it is bad. Every line is checked:
- * length, NUL bytes, UTF-8, JSON, object-ness and each known field's type.
+ * length, NUL bytes, UTF-8, JSON syntax, object-ness and each known field's type.
  *
  * @example
  * ```ts
@@ -28,7 +76,10 @@ export interface DecodeFailure {
  * if ('code' in r) report(r); else batch.push(r);
  * ```
  */
-export function decodeLine(origin: LineOrigin, line: RawLine): Delivery | DecodeFailure {
+export function decodeLine(
+  origin: LineOrigin,
+  line: RawLine,
+): (Delivery & { readonly name: string | undefined }) | DecodeFailure {
   if (line.tooLong) {
     return {
       code: InvalidCode.LineTooLong,
@@ -41,39 +92,7 @@ export function decodeLine(origin: LineOrigin, line: RawLine): Delivery | Decode
   const bytes = line.bytes;
   if (bytes.indexOf(0) >= 0) return { code: InvalidCode.NulByte, reason: 'line contains a NUL byte' };
   if (!isUtf8(bytes)) return { code: InvalidCode.InvalidUtf8, reason: 'line is not valid UTF-8' };
-  const text = bytes.toString('utf8');
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    return { code: InvalidCode.InvalidJson, reason: `not JSON: ${(err as Error).message}` };
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    const got = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
-    return { code: InvalidCode.NotAnObject, reason: `JSON ${got}, expected an object` };
-  }
-  const result = validateExportMsg(value);
-  if (!result.ok) {
-    const what = result.errors
-      .map((e) => `${e.field}: expected ${e.expected}, got ${e.got}`)
-      .join('; ');
-    return { code: InvalidCode.WrongFieldType, reason: what };
-  }
-  const msg = result.msg;
-  const marker =
-    msg.eventType === undefined && msg.message === AUDIT_STARTED
-      ? 'started'
-      : msg.eventType === undefined && msg.message === AUDIT_COMPLETED
-        ? 'completed'
-        : undefined;
-  const delivery: Delivery = {
-    key: deliveryKey(origin.channel, origin.run, line.number),
-    source: origin.source,
-    channel: origin.channel,
-    run: origin.run,
-    line: line.number,
-    raw: text,
-    msg,
-  };
-  return marker ? { ...delivery, marker } : delivery;
+  const check = checkExportLine(bytes);
+  if (!check.ok) return { code: check.code, reason: check.reason };
+  return new ExportLine(origin, line.number, bytes, check);
 }

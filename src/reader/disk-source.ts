@@ -329,7 +329,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       if (d.marker === 'completed') r.sawCompletion = true;
       if (!d.marker) {
         r.violations += 1;
-        const name = d.msg.name ?? '';
+        const name = d.name ?? '';
         r.byConstraint.set(name, (r.byConstraint.get(name) ?? 0) + 1);
       }
       batch.push(d);

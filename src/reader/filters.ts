@@ -48,7 +48,16 @@ export function createRecordFilter(cfg: FilterConfig, metrics: Metrics) {
     if (!drop.some((f) => d.msg[f] !== undefined)) return d;
     const msg: ExportMsg = { ...d.msg };
     for (const f of drop) delete msg[f];
-    return { ...d, msg, raw: encodeExportMsg(msg) };
+    const redacted: Delivery = {
+      key: d.key,
+      source: d.source,
+      channel: d.channel,
+      run: d.run,
+      line: d.line,
+      raw: encodeExportMsg(msg),
+      msg,
+    };
+    return d.marker ? { ...redacted, marker: d.marker } : redacted;
   }
 
   return function filter(batch: readonly Delivery[]): Delivery[] {

@@ -30,7 +30,7 @@ export interface LinePosition {
 export interface LineReaderOptions {
   /** Lines longer than this are skipped (kept only as an excerpt) without buffering them. */
   readonly maxLineBytes: number;
-  /** Bytes read per `read(2)`; default 256 KiB. */
+  /** Bytes read per `read(2)`; default 1 MiB. */
   readonly chunkBytes?: number;
 }
 
@@ -52,7 +52,7 @@ const CR = 0x0d;
  * ```
  */
 export function createLineReader(fh: FileHandle, from: LinePosition, opts: LineReaderOptions) {
-  const chunkBytes = opts.chunkBytes ?? 256 * 1024;
+  const chunkBytes = opts.chunkBytes ?? 1024 * 1024;
   const maxLine = opts.maxLineBytes;
   // `pending` holds bytes of the current (incomplete) line, read but not yet returned.
   let pending: Buffer = Buffer.alloc(0);
@@ -61,15 +61,29 @@ export function createLineReader(fh: FileHandle, from: LinePosition, opts: LineR
   let lineNo = from.line;
   // Over-long line being skipped: its start offset and the excerpt kept.
   let skipping: { start: number; excerpt: Buffer } | undefined;
-  const chunk = Buffer.allocUnsafe(chunkBytes);
+  // Two buffers: while the caller processes one chunk, the next is already being read
+  // (read-ahead), so the disk's latency is hidden behind the parsing.
+  const buffers = [Buffer.allocUnsafe(chunkBytes), Buffer.allocUnsafe(chunkBytes)];
+  let which = 0;
+  let ahead: { at: number; read: Promise<number> } | undefined;
+
+  function startRead(at: number): Promise<number> {
+    const buf = buffers[which]!;
+    return fh.read(buf, 0, chunkBytes, at).then((r) => r.bytesRead);
+  }
 
   /** Reads more bytes; returns false at end of file. */
   async function fill(): Promise<boolean> {
-    const { bytesRead } = await fh.read(chunk, 0, chunkBytes, readPos);
+    const bytesRead = ahead && ahead.at === readPos ? await ahead.read : await startRead(readPos);
+    ahead = undefined;
     if (bytesRead === 0) return false;
-    readPos += bytesRead;
-    const fresh = chunk.subarray(0, bytesRead);
+    const fresh = buffers[which]!.subarray(0, bytesRead);
     pending = pending.length === 0 ? Buffer.from(fresh) : Buffer.concat([pending, fresh]);
+    readPos += bytesRead;
+    which ^= 1;
+    // A full chunk means there is probably more: start reading it now. (At the end of a
+    // growing file we do not read ahead: a later call re-reads at the same position.)
+    if (bytesRead === chunkBytes) ahead = { at: readPos, read: startRead(readPos) };
     return true;
   }
 

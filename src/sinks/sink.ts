@@ -18,6 +18,9 @@ export interface Delivery {
   readonly line: number;
   /** The line to emit, without its newline: the original bytes unless a redaction re-encoded it. */
   readonly raw: string;
+  /** The same line as UTF-8 bytes, when the source has them (saves re-encoding). */
+  readonly bytes?: Buffer;
+  /** The record (sources may parse it lazily, on first access). */
   readonly msg: ExportMsg;
   /** Set on the run's start/completion marker lines. */
   readonly marker?: 'started' | 'completed';

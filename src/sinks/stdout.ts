@@ -2,14 +2,16 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { Delivery, Sink } from './sink.ts';
 
-/** Turns a batch into the text to print (each record ending in `\n`). */
-export type StdoutFormatter = (batch: readonly Delivery[]) => string;
+/** Turns a batch into the bytes to print (each record ending in `\n`). */
+export type StdoutFormatter = (batch: readonly Delivery[]) => string | Buffer;
 
 export interface StdoutSinkOptions {
   /** Default: process.stdout. */
   readonly stream?: Writable;
   readonly format: StdoutFormatter;
 }
+
+const NEWLINE = Buffer.from('\n');
 
 /**
  * `raw` format: each violation's original line, byte for byte; run markers only when asked.
@@ -21,9 +23,13 @@ export interface StdoutSinkOptions {
  */
 export function rawFormat(opts: { includeMarkers: boolean }): StdoutFormatter {
   return (batch) => {
-    let out = '';
-    for (const d of batch) if (opts.includeMarkers || !d.marker) out += d.raw + '\n';
-    return out;
+    // Byte-for-byte: copy each line's original bytes, no string round trip.
+    const parts: Buffer[] = [];
+    for (const d of batch) {
+      if (!opts.includeMarkers && d.marker) continue;
+      parts.push(d.bytes ?? Buffer.from(d.raw), NEWLINE);
+    }
+    return Buffer.concat(parts);
   };
 }
 

@@ -63,6 +63,9 @@ describe('reader process crash and restart', () => {
       const finished = await Promise.race([
         waitFor(() => all.length + p.lines().length >= target, 'output', 30_000).then(() => false),
         waitFor(() => uniqueWith(p) >= RUNS * PER_RUN, 'all output', 30_000).then(() => true),
+        p.exited.then(({ code }) => {
+          throw new Error(`reader exited early with ${code}: ${p.stderr().slice(-2000)}`);
+        }),
       ]);
       if (finished || kills >= 6) {
         await waitFor(() => uniqueWith(p) >= RUNS * PER_RUN, 'the rest of the backlog', 60_000);
