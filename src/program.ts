@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerInspect } from './commands/inspect.ts';
 import { registerRead } from './commands/read.ts';
+import { registerWrite } from './commands/write.ts';
 
 /**
  * Builds the `gk-export` command line. Each subcommand lives in its own module under
@@ -19,5 +20,6 @@ export function buildProgram(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   registerRead(program);
   registerInspect(program);
+  registerWrite(program);
   return program;
 }

@@ -1,0 +1,103 @@
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { createInterface } from 'node:readline';
+import { isGkExportError } from '../errors.ts';
+import { auditIdFor } from '../protocol/names.ts';
+import { validateExportMsg } from '../protocol/validate.ts';
+import { DEFAULT_ROOT } from '../reader/options.ts';
+import { createDiskWriter } from '../writer/index.ts';
+
+function maxResults(v: string): number {
+  if (!/^[0-5]$/.test(v)) throw new InvalidArgumentError('use a whole number from 0 to 5');
+  return Number(v);
+}
+
+/** Why a stdin line cannot be written, or undefined when it can. */
+function lineProblem(text: string): string | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return `not JSON: ${(err as Error).message}`;
+  }
+  const r = validateExportMsg(value);
+  if (!r.ok) {
+    return r.errors.map((e) => `${e.field || 'record'}: expected ${e.expected}, got ${e.got}`).join('; ');
+  }
+  if (!r.msg.eventType && (r.msg.message === 'audit is started' || r.msg.message === 'audit is completed')) {
+    return 'run markers are added by the writer; give violations only';
+  }
+  return undefined;
+}
+
+/**
+ * Registers `gk-export write`: ExportMsg JSON lines on stdin become one complete audit run.
+ *
+ * @example
+ * ```ts
+ * registerWrite(program); // jq -c '.[]' v.json | gk-export write --root /tmp/violations/topics --channel audit-channel
+ * ```
+ */
+export function registerWrite(program: Command): void {
+  program
+    .command('write')
+    .description('write ExportMsg JSON lines from stdin as one complete audit run')
+    .addOption(new Option('--root <dir>', 'export root').env('ROOT_PATH').default(DEFAULT_ROOT))
+    .addOption(new Option('--channel <name>', 'channel (directory) to write to').default('audit-channel'))
+    .addOption(new Option('--audit-id <id>', 'audit ID (RFC 3339 UTC; default: now)'))
+    .addOption(
+      new Option('--max-audit-results <n>', 'completed runs kept in the channel (0..5)')
+        .default(3)
+        .argParser(maxResults),
+    )
+    .addOption(new Option('--skip-invalid', 'skip and count bad lines instead of aborting the run'))
+    .action(
+      async (opts: {
+        root: string;
+        channel: string;
+        auditId?: string;
+        maxAuditResults: number;
+        skipInvalid?: boolean;
+      }) => {
+        const auditId = opts.auditId ?? auditIdFor(new Date());
+        let writer;
+        let run;
+        try {
+          writer = createDiskWriter({ root: opts.root, maxAuditResults: opts.maxAuditResults });
+          run = await writer.startRun(opts.channel, auditId);
+        } catch (err) {
+          if (!isGkExportError(err)) throw err;
+          process.stderr.write(`gk-export write: ${err.message}\n`);
+          process.exitCode = 2;
+          return;
+        }
+        let lineNo = 0;
+        let skipped = 0;
+        let written = 0;
+        const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
+        for await (const text of rl) {
+          lineNo += 1;
+          if (text.trim() === '') continue;
+          const problem = lineProblem(text);
+          if (problem) {
+            if (opts.skipInvalid) {
+              skipped += 1;
+              process.stderr.write(`line ${lineNo}: skipped: ${problem}\n`);
+              continue;
+            }
+            rl.close();
+            await run.abort();
+            process.stderr.write(`line ${lineNo}: ${problem}\n`);
+            process.exitCode = 1;
+            return;
+          }
+          const msg = JSON.parse(text) as { id?: string };
+          await run.write({ ...msg, id: msg.id || auditId });
+          written += 1;
+        }
+        const done = await run.complete();
+        process.stderr.write(
+          `wrote ${written} violations to ${done.path}${skipped ? `; skipped ${skipped} invalid lines` : ''}\n`,
+        );
+      },
+    );
+}
