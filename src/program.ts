@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerDemo } from './commands/demo.ts';
 import { registerInspect } from './commands/inspect.ts';
 import { registerRead } from './commands/read.ts';
 import { registerWrite } from './commands/write.ts';
@@ -21,5 +22,6 @@ export function buildProgram(): Command {
   registerRead(program);
   registerInspect(program);
   registerWrite(program);
+  registerDemo(program);
   return program;
 }

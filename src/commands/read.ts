@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import { isGkExportError } from '../errors.ts';
 import { runReader } from '../reader/index.ts';
 import { readerOptions, resolveReaderConfig, type ReaderConfig } from '../reader/options.ts';
+import { gatekeeperLogFormat } from '../sinks/gatekeeper-log-format.ts';
 import { createStdoutSink, rawFormat } from '../sinks/stdout.ts';
 import { createTelemetry } from '../telemetry/index.ts';
 
@@ -34,7 +35,12 @@ export function registerRead(program: Command): void {
       return;
     }
     const telemetry = createTelemetry({ level: config.logLevel, defaults: true });
-    const sink = createStdoutSink({ format: rawFormat({ includeMarkers: config.includeMarkers }) });
+    const sink = createStdoutSink({
+      format:
+        config.format === 'gatekeeper-log'
+          ? gatekeeperLogFormat()
+          : rawFormat({ includeMarkers: config.includeMarkers }),
+    });
     const ac = new AbortController();
     const stop = (sig: string) => {
       telemetry.log.info({ signal: sig }, 'stopping: finishing the batch in flight');

@@ -16,3 +16,11 @@ export {
   type AdmissionWriterOptions,
 } from './admission-writer.ts';
 export { pruneCompletedRuns } from './retention.ts';
+export {
+  createAuditLogger,
+  formatGatekeeperLogLine,
+  gatekeeperLogFields,
+  AuditLogEvent,
+  type AuditLogger,
+  type ConstraintRef,
+} from './audit-log.ts';
