@@ -33,6 +33,8 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: 
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
+  // A process that exits before reading all its input closes the pipe: not a test failure.
+  child.stdin!.on('error', () => undefined);
   if (opts.input !== undefined) child.stdin!.end(opts.input);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('close', (code, signal) => resolve({ code, signal })),

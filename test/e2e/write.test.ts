@@ -1,0 +1,100 @@
+import { execFile, spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CLI, runCli } from '../helpers/cli.ts';
+import { makeTmpDir, waitFor } from '../helpers/tmp.ts';
+
+const run = promisify(execFile);
+const ID = '2026-01-01T00:00:00Z';
+const good = (i: number) => JSON.stringify({ eventType: 'violation_audited', name: `c${i}`, message: `m ${i}` });
+
+describe('gk-export write', () => {
+  let tmp: Awaited<ReturnType<typeof makeTmpDir>>;
+  let root: string;
+  beforeEach(async () => {
+    tmp = await makeTmpDir();
+    root = join(tmp.dir, 'topics');
+  });
+  afterEach(() => tmp.cleanup());
+
+  const args = (...more: string[]) => ['write', '--root', root, '--channel', 'c', '--audit-id', ID, ...more];
+
+  it('writes one complete run with markers and exits 0', async () => {
+    const p = runCli(args(), { input: `${good(1)}\n${good(2)}\n` });
+    expect((await p.exited).code).toBe(0);
+    const lines = (await readFile(join(root, 'c', '2026-01-01T00_00_00Z.log'), 'utf8')).trim().split('\n');
+    expect(lines).toHaveLength(4);
+    expect(JSON.parse(lines[1]!)).toMatchObject({ id: ID, name: 'c1' });
+  });
+
+  it('aborts the run on a bad line: exit 1, "line N: reason", no .log and no .txt left', async () => {
+    const p = runCli(args(), { input: `${good(1)}\n{"name":5}\n${good(3)}\n` });
+    expect((await p.exited).code).toBe(1);
+    expect(p.stderr()).toMatch(/^line 2: name: expected string, got number/m);
+    expect(await readdir(join(root, 'c'))).toEqual([]);
+  });
+
+  it('skips and counts bad lines with --skip-invalid', async () => {
+    const p = runCli(args('--skip-invalid'), { input: `${good(1)}\nnot json\n${good(3)}\n` });
+    expect((await p.exited).code).toBe(0);
+    expect(p.stderr()).toContain('skipped 1 invalid lines');
+    const text = await readFile(join(root, 'c', '2026-01-01T00_00_00Z.log'), 'utf8');
+    expect(text.trim().split('\n')).toHaveLength(4);
+  });
+
+  it.each([
+    [['--max-audit-results', '9']],
+    [['--bogus']],
+  ])('exits 2 with one line on bad flags %j', async (extra) => {
+    const p = runCli(args(...extra), { input: '' });
+    expect((await p.exited).code).toBe(2);
+    expect(p.stderr().trim().split('\n')).toHaveLength(1);
+  });
+
+  it('exits 2 on an invalid channel name', async () => {
+    const p = runCli(['write', '--root', root, '--channel', '..', '--audit-id', ID], { input: '' });
+    expect((await p.exited).code).toBe(2);
+    expect(p.stderr()).toContain('invalid channel name');
+  });
+
+  it('keeps the run .txt and locked while stdin is open', async () => {
+    const child = spawn(process.execPath, [CLI, ...args()], { stdio: ['pipe', 'ignore', 'pipe'] });
+    child.stdin.write(`${good(1)}\n`);
+    const txt = join(root, 'c', '2026-01-01T00_00_00Z.txt');
+    await waitFor(async () => (await readdir(join(root, 'c')).catch(() => [])).length === 1, 'the .txt');
+    await expect(run('flock', ['-n', '-s', txt, 'true'])).rejects.toBeTruthy();
+    child.stdin.end();
+    await new Promise((r) => child.on('close', r));
+    expect(await readdir(join(root, 'c'))).toEqual(['2026-01-01T00_00_00Z.log']);
+  });
+
+  it('leaves only whole, valid lines when SIGKILLed mid-run', async () => {
+    const child = spawn(process.execPath, [CLI, ...args()], { stdio: ['pipe', 'ignore', 'ignore'] });
+    // Writes after the kill fail with EPIPE: expected.
+    child.stdin.on('error', () => undefined);
+    const txt = join(root, 'c', '2026-01-01T00_00_00Z.txt');
+    // Feed lines of varied length in odd-sized chunks until the file holds a good amount.
+    const big = Array.from({ length: 20000 }, (_, i) =>
+      JSON.stringify({ eventType: 'violation_audited', name: `c${i}`, message: 'x'.repeat(i % 997) }),
+    ).join('\n');
+    let off = 0;
+    const pump = setInterval(() => {
+      if (off < big.length) {
+        child.stdin.write(big.slice(off, off + 7777));
+        off += 7777;
+      }
+    }, 1);
+    await waitFor(async () => {
+      const t = await readFile(txt, 'utf8').catch(() => '');
+      return t.length > 300_000;
+    }, 'some flushed output');
+    child.kill('SIGKILL');
+    clearInterval(pump);
+    await new Promise((r) => child.on('close', r));
+    const text = await readFile(txt, 'utf8');
+    expect(text.endsWith('\n')).toBe(true);
+    for (const line of text.slice(0, -1).split('\n')) expect(() => JSON.parse(line)).not.toThrow();
+  });
+});
