@@ -8,7 +8,16 @@
 // Sizes can be reduced with BENCH_SCALE (e.g. 0.1) for a quick look.
 import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile, appendFile } from 'node:fs/promises';
+import {
+  mkdir,
+  mkdtemp,
+  readFile,
+  rename,
+  rm,
+  stat,
+  writeFile,
+  appendFile,
+} from 'node:fs/promises';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -143,15 +152,28 @@ for await (const line of rl) { const m = JSON.parse(line); if (m.eventType) cons
   t = performance.now();
   const naiveRun = spawn(NODE, [naive, file], { stdio: ['ignore', 'ignore', 'inherit'] });
   let naivePeak = 0;
-  const naiveTimer = setInterval(async () => (naivePeak = Math.max(naivePeak, await peakRssMiB(naiveRun.pid!))), 50);
+  const naiveTimer = setInterval(
+    async () => (naivePeak = Math.max(naivePeak, await peakRssMiB(naiveRun.pid!))),
+    50,
+  );
   await once(naiveRun, 'close');
   clearInterval(naiveTimer);
   const naiveS = (performance.now() - t) / 1000;
 
   t = performance.now();
-  const r = startReader(['--root', root, '--state-dir', join(dir, 'state'), '--max-audit-results', '5']);
+  const r = startReader([
+    '--root',
+    root,
+    '--state-dir',
+    join(dir, 'state'),
+    '--max-audit-results',
+    '5',
+  ]);
   let peak = 0;
-  const timer = setInterval(async () => (peak = Math.max(peak, await peakRssMiB(r.child.pid!))), 50);
+  const timer = setInterval(
+    async () => (peak = Math.max(peak, await peakRssMiB(r.child.pid!))),
+    50,
+  );
   await r.runsDelivered(1);
   const oursS = (performance.now() - t) / 1000;
   peak = Math.max(peak, await peakRssMiB(r.child.pid!));
@@ -165,10 +187,14 @@ for await (const line of rl) { const m = JSON.parse(line); if (m.eventType) cons
   ] as const;
   console.log(`\n1. throughput: ${n} violations, ${mb.toFixed(0)} MB`);
   for (const [name, s] of rows) {
-    console.log(`   ${name.padEnd(50)} ${(n / s).toFixed(0).padStart(10)} lines/s ${(mb / s).toFixed(1).padStart(8)} MB/s`);
+    console.log(
+      `   ${name.padEnd(50)} ${(n / s).toFixed(0).padStart(10)} lines/s ${(mb / s).toFixed(1).padStart(8)} MB/s`,
+    );
   }
   const ratio = naiveS / oursS;
-  console.log(`   ratio gk-export / naive: ${ratio.toFixed(2)}× (target ≥ 3)   peak RSS: ${peak.toFixed(1)} MiB (target ≤ 128; naive ${naivePeak.toFixed(1)} MiB)`);
+  console.log(
+    `   ratio gk-export / naive: ${ratio.toFixed(2)}× (target ≥ 3)   peak RSS: ${peak.toFixed(1)} MiB (target ≤ 128; naive ${naivePeak.toFixed(1)} MiB)`,
+  );
   await rm(root, { recursive: true, force: true });
   return { lines: n, mb, catS, naiveS, oursS, ratioVsNaive: ratio, peakRssMiB: peak };
 }
@@ -180,7 +206,13 @@ async function latency(dir: string, follow: boolean) {
   await mkdir(chan, { recursive: true });
   const arrivals = new Map<string, number>();
   const r = startReader(
-    ['--root', root, '--state-dir', join(dir, follow ? 'st-f' : 'st'), ...(follow ? ['--follow-open'] : [])],
+    [
+      '--root',
+      root,
+      '--state-dir',
+      join(dir, follow ? 'st-f' : 'st'),
+      ...(follow ? ['--follow-open'] : []),
+    ],
     (line, t) => {
       const m = /"resourceName":"([^"]+)"/.exec(line);
       if (m) arrivals.set(m[1]!, t);
@@ -193,7 +225,8 @@ async function latency(dir: string, follow: boolean) {
     const run = id.replaceAll(':', '_');
     const txt = join(chan, `${run}.txt`);
     const lines = [encodeExportMsg({ id, message: 'audit is started' })];
-    for (let j = 0; j < 100; j++) lines.push(encodeExportMsg({ ...record(id, j), resourceName: `r${i}-${j}` }));
+    for (let j = 0; j < 100; j++)
+      lines.push(encodeExportMsg({ ...record(id, j), resourceName: `r${i}-${j}` }));
     if (follow) {
       await writeFile(txt, lines[0] + '\n');
       for (let j = 1; j <= 100; j += 25) {
@@ -243,12 +276,21 @@ async function startup(dir: string) {
     }
   }
   const t = performance.now();
-  const r = startReader(['--root', root, '--state-dir', join(dir, 'st-backlog'), '--max-audit-results', '5']);
+  const r = startReader([
+    '--root',
+    root,
+    '--state-dir',
+    join(dir, 'st-backlog'),
+    '--max-audit-results',
+    '5',
+  ]);
   await r.runsDelivered(channels * perChannel);
   const s = (performance.now() - t) / 1000;
   await r.stop();
   const left = (await stat(join(root, 'channel-0')).then(() => true)) ? 'ok' : '';
-  console.log(`\n3. startup backlog ${channels}×${perChannel} runs: all delivered in ${s.toFixed(2)} s (${((channels * perChannel) / s).toFixed(0)} runs/s) ${left}`);
+  console.log(
+    `\n3. startup backlog ${channels}×${perChannel} runs: all delivered in ${s.toFixed(2)} s (${((channels * perChannel) / s).toFixed(0)} runs/s) ${left}`,
+  );
   return { runs: channels * perChannel, seconds: s };
 }
 

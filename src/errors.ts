@@ -25,10 +25,7 @@ export class GkExportError<C extends string = string> extends Error {
  * if (isGkExportError(err, 'ERR_LOCK_HELD')) retry();
  * ```
  */
-export function isGkExportError<C extends string>(
-  err: unknown,
-  code?: C,
-): err is GkExportError<C> {
+export function isGkExportError<C extends string>(err: unknown, code?: C): err is GkExportError<C> {
   return err instanceof GkExportError && (code === undefined || err.code === code);
 }
 

@@ -40,16 +40,35 @@ export function registerDemo(program: Command): void {
     .command('demo')
     .description('audit a built-in cluster every few seconds, export it and read it back')
     .addOption(new Option('--root <dir>', 'export root (default: a new temp dir)'))
-    .addOption(new Option('--interval <duration>', 'time between audits').default(5000, '5s').argParser(duration))
-    .addOption(new Option('--runs <n>', 'audits to run (0 = until Ctrl-C)').default(0).argParser(count))
-    .addOption(new Option('--max-audit-results <n>', 'completed runs kept (0..5)').default(3).argParser(count))
+    .addOption(
+      new Option('--interval <duration>', 'time between audits')
+        .default(5000, '5s')
+        .argParser(duration),
+    )
+    .addOption(
+      new Option('--runs <n>', 'audits to run (0 = until Ctrl-C)').default(0).argParser(count),
+    )
+    .addOption(
+      new Option('--max-audit-results <n>', 'completed runs kept (0..5)')
+        .default(3)
+        .argParser(count),
+    )
     .addOption(new Option('--no-reader', 'only write; do not run the reader'))
     .action(
-      async (opts: { root?: string; interval: number; runs: number; maxAuditResults: number; reader: boolean }) => {
+      async (opts: {
+        root?: string;
+        interval: number;
+        runs: number;
+        maxAuditResults: number;
+        reader: boolean;
+      }) => {
         const base = opts.root ?? (await mkdtemp(join(tmpdir(), 'gk-export-demo-')));
         const root = opts.root ?? join(base, 'topics');
         const telemetry = createTelemetry({ level: 'info' });
-        telemetry.log.info({ root }, 'demo: auditing a simulated cluster; violations follow on stdout (Ctrl-C stops)');
+        telemetry.log.info(
+          { root },
+          'demo: auditing a simulated cluster; violations follow on stdout (Ctrl-C stops)',
+        );
         const ac = new AbortController();
         process.once('SIGINT', () => ac.abort());
         process.once('SIGTERM', () => ac.abort());
@@ -57,7 +76,10 @@ export function registerDemo(program: Command): void {
         const reader = opts.reader
           ? runReader(
               resolveReaderConfig({ root, followOpen: false, pollInterval: 1000 }),
-              { sink: createStdoutSink({ format: rawFormat({ includeMarkers: false }) }), telemetry },
+              {
+                sink: createStdoutSink({ format: rawFormat({ includeMarkers: false }) }),
+                telemetry,
+              },
               readerStop.signal,
             )
           : Promise.resolve();

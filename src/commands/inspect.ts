@@ -16,11 +16,17 @@ export function registerInspect(program: Command): void {
     .command('inspect')
     .description('show the runs on the volume: state, lines, violations, delivered %')
     .addOption(new Option('--root <dir>', 'export root').env('ROOT_PATH').default(DEFAULT_ROOT))
-    .addOption(new Option('--state-dir <dir>', 'reader state dir (default: beside the root)').env('GK_EXPORT_STATE_DIR'))
+    .addOption(
+      new Option('--state-dir <dir>', 'reader state dir (default: beside the root)').env(
+        'GK_EXPORT_STATE_DIR',
+      ),
+    )
     .addOption(new Option('--json', 'print JSON lines instead of a table'))
     .action(async (opts: { root: string; stateDir?: string; json?: boolean }) => {
       const root = resolve(opts.root);
-      const stateDir = opts.stateDir ? resolve(opts.stateDir) : join(dirname(root), '.gk-export-state');
+      const stateDir = opts.stateDir
+        ? resolve(opts.stateDir)
+        : join(dirname(root), '.gk-export-state');
       const reports = await inspectRoot(root, stateDir);
       if (opts.json) {
         for (const r of reports) process.stdout.write(JSON.stringify(r) + '\n');

@@ -21,9 +21,14 @@ function lineProblem(text: string): string | undefined {
   }
   const r = validateExportMsg(value);
   if (!r.ok) {
-    return r.errors.map((e) => `${e.field || 'record'}: expected ${e.expected}, got ${e.got}`).join('; ');
+    return r.errors
+      .map((e) => `${e.field || 'record'}: expected ${e.expected}, got ${e.got}`)
+      .join('; ');
   }
-  if (!r.msg.eventType && (r.msg.message === 'audit is started' || r.msg.message === 'audit is completed')) {
+  if (
+    !r.msg.eventType &&
+    (r.msg.message === 'audit is started' || r.msg.message === 'audit is completed')
+  ) {
     return 'run markers are added by the writer; give violations only';
   }
   return undefined;
@@ -42,7 +47,9 @@ export function registerWrite(program: Command): void {
     .command('write')
     .description('write ExportMsg JSON lines from stdin as one complete audit run')
     .addOption(new Option('--root <dir>', 'export root').env('ROOT_PATH').default(DEFAULT_ROOT))
-    .addOption(new Option('--channel <name>', 'channel (directory) to write to').default('audit-channel'))
+    .addOption(
+      new Option('--channel <name>', 'channel (directory) to write to').default('audit-channel'),
+    )
     .addOption(new Option('--audit-id <id>', 'audit ID (RFC 3339 UTC; default: now)'))
     .addOption(
       new Option('--max-audit-results <n>', 'completed runs kept in the channel (0..5)')

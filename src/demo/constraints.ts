@@ -25,7 +25,9 @@ export const DEMO_CONSTRAINTS: readonly DemoConstraint[] = [
     enforcementAction: 'deny',
     check(o) {
       if (o.kind !== 'Namespace' || 'owner' in o.labels) return [];
-      return [{ message: 'you must provide labels: {"owner"}', details: { missing_labels: ['owner'] } }];
+      return [
+        { message: 'you must provide labels: {"owner"}', details: { missing_labels: ['owner'] } },
+      ];
     },
   },
   {

@@ -52,7 +52,10 @@ export async function startDemoAuditor(opts: DemoAuditorOptions): Promise<number
         opts.auditLog.constraintAudited(
           auditId,
           { group: 'constraints.gatekeeper.sh', version: 'v1beta1', kind: c.kind, name: c.name },
-          { violations: violations.filter((v) => v.name === c.name).length, action: c.enforcementAction },
+          {
+            violations: violations.filter((v) => v.name === c.name).length,
+            action: c.enforcementAction,
+          },
         );
       }
       opts.auditLog.auditFinished(auditId, (Date.now() - started) / 1000);

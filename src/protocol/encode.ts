@@ -65,7 +65,10 @@ function value(v: unknown, depth: number): string {
     case 'object': {
       if (v === null) return 'null';
       if (depth > 1000) {
-        throw new GkExportError<EncodeErrorCode>('ERR_UNSUPPORTED_VALUE', 'details nested too deeply');
+        throw new GkExportError<EncodeErrorCode>(
+          'ERR_UNSUPPORTED_VALUE',
+          'details nested too deeply',
+        );
       }
       if (Array.isArray(v)) {
         let out = '[';

@@ -92,7 +92,6 @@ const MAX_DEPTH = 512;
 // in and returned as a plain number: module-level `let` variables are slow in per-byte loops
 // (every access is a context load with a hole check), locals stay in registers.
 let B: Buffer = Buffer.alloc(0);
-let N = 0;
 let strStart = 0;
 let strEscaped = false;
 /** Kind of the value the last `value()` call scanned. */
@@ -112,7 +111,10 @@ function ws(b: Buffer, i: number, n: number): number {
 }
 
 function isHex(h: number | undefined): boolean {
-  return h !== undefined && ((h >= 0x30 && h <= 0x39) || (h >= 0x41 && h <= 0x46) || (h >= 0x61 && h <= 0x66));
+  return (
+    h !== undefined &&
+    ((h >= 0x30 && h <= 0x39) || (h >= 0x41 && h <= 0x46) || (h >= 0x61 && h <= 0x66))
+  );
 }
 
 /** Scans a string whose opening quote is at i; returns the index after the closing quote. */
@@ -135,8 +137,14 @@ function string(b: Buffer, i: number, n: number): number {
         continue;
       }
       if (
-        e === 0x22 || e === 0x5c || e === 0x2f || e === 0x62 ||
-        e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74
+        e === 0x22 ||
+        e === 0x5c ||
+        e === 0x2f ||
+        e === 0x62 ||
+        e === 0x66 ||
+        e === 0x6e ||
+        e === 0x72 ||
+        e === 0x74
       ) {
         i += 2;
         continue;
@@ -182,7 +190,13 @@ function literal(b: Buffer, i: number, text: string, kind: number): number {
  * Scans any value at i and returns the index after it (its kind in KIND). `stringsOf` (a
  * field name) requires array elements / object values to be strings.
  */
-function value(b: Buffer, i: number, n: number, depth: number, stringsOf: string | undefined): number {
+function value(
+  b: Buffer,
+  i: number,
+  n: number,
+  depth: number,
+  stringsOf: string | undefined,
+): number {
   if (i >= n) fail('unexpected end', i);
   const c = b[i]!;
   if (c === 0x22) {
@@ -200,7 +214,13 @@ function value(b: Buffer, i: number, n: number, depth: number, stringsOf: string
   return fail('unexpected character', i);
 }
 
-function container(b: Buffer, i: number, n: number, depth: number, stringsOf: string | undefined): number {
+function container(
+  b: Buffer,
+  i: number,
+  n: number,
+  depth: number,
+  stringsOf: string | undefined,
+): number {
   if (depth > MAX_DEPTH) fail('nesting too deep', i);
   const isObject = b[i] === 0x7b;
   const close = isObject ? 0x7d : 0x5d;
@@ -293,7 +313,6 @@ function decode(start: number, end: number, escaped: boolean): string {
  */
 export function checkExportLine(line: Buffer): LineCheck {
   B = line;
-  N = line.length;
   try {
     return record(line, line.length);
   } catch (err) {
@@ -311,7 +330,11 @@ function record(b: Buffer, n: number): LineCheck {
   if (b[i] !== 0x7b) {
     i = ws(b, value(b, i, n, 1, undefined), n);
     if (i !== n) fail('trailing characters', i);
-    return { ok: false, code: 'not_an_object', reason: `JSON ${KIND_NAME[KIND]}, expected an object` };
+    return {
+      ok: false,
+      code: 'not_an_object',
+      reason: `JSON ${KIND_NAME[KIND]}, expected an object`,
+    };
   }
   i = ws(b, i + 1, n);
   let eventType: string | undefined;

@@ -87,10 +87,14 @@ export function decodeLine(
     };
   }
   if (line.truncated) {
-    return { code: InvalidCode.TruncatedLine, reason: 'file ends without a newline after this line' };
+    return {
+      code: InvalidCode.TruncatedLine,
+      reason: 'file ends without a newline after this line',
+    };
   }
   const bytes = line.bytes;
-  if (bytes.indexOf(0) >= 0) return { code: InvalidCode.NulByte, reason: 'line contains a NUL byte' };
+  if (bytes.indexOf(0) >= 0)
+    return { code: InvalidCode.NulByte, reason: 'line contains a NUL byte' };
   if (!isUtf8(bytes)) return { code: InvalidCode.InvalidUtf8, reason: 'line is not valid UTF-8' };
   const check = checkExportLine(bytes);
   if (!check.ok) return { code: check.code, reason: check.reason };

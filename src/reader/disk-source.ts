@@ -99,12 +99,15 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     const id = `${f.name}@${f.ino}`;
     if (ch.reported.has(id)) return;
     ch.reported.add(id);
-    await reportInvalid({ telemetry, deadLetter: opts.deadLetter }, {
-      file: rel(ch, f.name),
-      line: 0,
-      code,
-      reason,
-    });
+    await reportInvalid(
+      { telemetry, deadLetter: opts.deadLetter },
+      {
+        file: rel(ch, f.name),
+        line: 0,
+        code,
+        reason,
+      },
+    );
   }
 
   async function ensureOpen(ch: Channel, r: RunState): Promise<void> {
@@ -205,7 +208,10 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   function pruneCheckpoints(ch: Channel): void {
     for (const e of [...store.entries()]) {
       if (e.channel !== ch.name) continue;
-      const mine = e.source === 'audit' ? opts.mode !== 'admission' : e.source === 'admission' && opts.mode !== 'audit';
+      const mine =
+        e.source === 'audit'
+          ? opts.mode !== 'admission'
+          : e.source === 'admission' && opts.mode !== 'audit';
       if (!mine) continue;
       const r = ch.runs.get(e.ino);
       if (!r || r.run !== e.run) store.delete(checkpointKey(e));
@@ -319,12 +325,21 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
         r.invalid += 1;
         await reportInvalid(
           { telemetry, deadLetter: opts.deadLetter },
-          { file: rel(ch, r.name), line: line.number, code: d.code, reason: d.reason, bytes: line.bytes },
+          {
+            file: rel(ch, r.name),
+            line: line.number,
+            code: d.code,
+            reason: d.reason,
+            bytes: line.bytes,
+          },
         );
         continue;
       }
       if (line.crlf && r.invalid === 0) {
-        log.warn({ file: rel(ch, r.name), line: line.number }, 'CRLF line end; delivered without the CR');
+        log.warn(
+          { file: rel(ch, r.name), line: line.number },
+          'CRLF line end; delivered without the CR',
+        );
       }
       if (d.marker === 'completed') r.sawCompletion = true;
       if (!d.marker) {
@@ -343,7 +358,11 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     await deliverFn([], runEntry(r, pos, true));
     r.delivered = true;
     const state =
-      r.phase === 'abandoned' ? 'abandoned' : r.kind === 'admission' || r.sawCompletion ? 'complete' : 'incomplete';
+      r.phase === 'abandoned'
+        ? 'abandoned'
+        : r.kind === 'admission' || r.sawCompletion
+          ? 'complete'
+          : 'incomplete';
     metrics.runsPopped.inc();
     metrics.runsCompleted.inc({ state });
     const summary = {
@@ -382,7 +401,10 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
           log.debug({ channel: ch.name, run: r.run }, 'delivered run deleted by retention');
         }
       } catch (err) {
-        log.warn({ channel: ch.name, run: r.run, err: (err as Error).message }, 'retention could not delete a run');
+        log.warn(
+          { channel: ch.name, run: r.run, err: (err as Error).message },
+          'retention could not delete a run',
+        );
       }
       forget(ch, r);
     }
@@ -421,7 +443,10 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
           return;
         }
         // A read error on one file: say so and try again after the rescan period.
-        log.warn({ channel: ch.name, run: r?.run, err: (err as Error).message }, 'read failed; retrying');
+        log.warn(
+          { channel: ch.name, run: r?.run, err: (err as Error).message },
+          'read failed; retrying',
+        );
       }
       if (!progressed && !stopping) await idle(ch);
     }

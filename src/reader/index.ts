@@ -50,13 +50,16 @@ export async function runReader(
   const deliver = createPipeline({ sink, store, filter, telemetry });
   const sources: Source[] = [];
   if (deps.diskExport !== false) {
-    sources.push(
-      createDiskSource({ ...config, store, telemetry, deadLetter }),
-    );
+    sources.push(createDiskSource({ ...config, store, telemetry, deadLetter }));
   }
   sources.push(...(deps.extraSources?.({ store, deadLetter }) ?? []));
   telemetry.log.info(
-    { root: config.root, stateDir: config.stateDir, mode: config.mode, sources: sources.map((s) => s.name) },
+    {
+      root: config.root,
+      stateDir: config.stateDir,
+      mode: config.mode,
+      sources: sources.map((s) => s.name),
+    },
     'reader started',
   );
   // A source that fails for good stops the reader: the others are asked to stop too.

@@ -75,8 +75,21 @@ export async function inspectRoot(root: string, stateDir: string): Promise<RunRe
         const cp = [...store.entries()].find(
           (e) => e.channel === channel && e.run === f.run && e.ino === f.ino,
         );
-        const deliveredPct = cp?.done ? 100 : f.size === 0 ? 0 : Math.floor(((cp?.offset ?? 0) / f.size) * 100);
-        reports.push({ channel, run: f.run, file: f.name, state, lines, violations, byConstraint, deliveredPct });
+        const deliveredPct = cp?.done
+          ? 100
+          : f.size === 0
+            ? 0
+            : Math.floor(((cp?.offset ?? 0) / f.size) * 100);
+        reports.push({
+          channel,
+          run: f.run,
+          file: f.name,
+          state,
+          lines,
+          violations,
+          byConstraint,
+          deliveredPct,
+        });
       } finally {
         await fh.close();
       }
@@ -102,5 +115,14 @@ export function formatInspectTable(reports: readonly RunReport[]): string {
     ]),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  return rows.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((row) =>
+        row
+          .map((c, i) => c.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }

@@ -95,7 +95,9 @@ export function createLineReader(fh: FileHandle, from: LinePosition, opts: LineR
       bytes = bytes.subarray(0, bytes.length - 1);
       crlf = true;
     }
-    return crlf ? { number: lineNo, start, end, bytes, crlf } : { number: lineNo, start, end, bytes };
+    return crlf
+      ? { number: lineNo, start, end, bytes, crlf }
+      : { number: lineNo, start, end, bytes };
   }
 
   /** Splits complete lines out of `pending`, up to `max`. */

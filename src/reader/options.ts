@@ -70,7 +70,10 @@ export function parseBool(v: string | boolean): boolean {
 function collect(parse: (v: string) => string = (v) => v) {
   return (v: string, prev: string[] | undefined): string[] => {
     // Repeatable flags and comma-separated env values both work.
-    const items = v.split(',').map((s) => parse(s.trim())).filter((s) => s.length > 0);
+    const items = v
+      .split(',')
+      .map((s) => parse(s.trim()))
+      .filter((s) => s.length > 0);
     return [...(prev ?? []), ...items];
   };
 }
@@ -119,12 +122,22 @@ export function readerOptions(): Option[] {
       'DELETE_AFTER_READ',
       true,
     ),
-    boolOption('--poll', 'poll the volume instead of using native file events', 'GK_EXPORT_POLL', false),
+    boolOption(
+      '--poll',
+      'poll the volume instead of using native file events',
+      'GK_EXPORT_POLL',
+      false,
+    ),
     new Option('--poll-interval <duration>', 'polling interval and rescan period')
       .env('GK_EXPORT_POLL_INTERVAL')
       .default(1000, '1s')
       .argParser(wrap(parseDuration)),
-    boolOption('--follow-open', 'stream runs while they are being written', 'GK_EXPORT_FOLLOW_OPEN', false),
+    boolOption(
+      '--follow-open',
+      'stream runs while they are being written',
+      'GK_EXPORT_FOLLOW_OPEN',
+      false,
+    ),
     new Option('--abandon-after <duration>', 'an unlocked .txt idle this long is abandoned')
       .env('GK_EXPORT_ABANDON_AFTER')
       .default(600_000, '10m')
@@ -153,7 +166,12 @@ export function readerOptions(): Option[] {
       .env('GK_EXPORT_FORMAT')
       .default('raw')
       .argParser(oneOf(STDOUT_FORMATS)),
-    boolOption('--include-markers', 'also print the run start/completed markers', 'GK_EXPORT_INCLUDE_MARKERS', false),
+    boolOption(
+      '--include-markers',
+      'also print the run start/completed markers',
+      'GK_EXPORT_INCLUDE_MARKERS',
+      false,
+    ),
     new Option('--event-type <type>', 'keep only these event types (repeatable)')
       .env('GK_EXPORT_EVENT_TYPE')
       .argParser(collect()),
@@ -163,7 +181,10 @@ export function readerOptions(): Option[] {
     new Option('--constraint-kind <kind>', 'keep only these constraint kinds (repeatable)')
       .env('GK_EXPORT_CONSTRAINT_KIND')
       .argParser(collect()),
-    new Option('--namespace <ns>', "keep only violations of resources in these namespaces (repeatable)")
+    new Option(
+      '--namespace <ns>',
+      'keep only violations of resources in these namespaces (repeatable)',
+    )
       .env('GK_EXPORT_NAMESPACE')
       .argParser(collect()),
     new Option('--drop-field <field>', 'remove this field from every record (repeatable)')

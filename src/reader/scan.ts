@@ -17,7 +17,12 @@ export interface ScannedFile {
   readonly mtimeMs: number;
 }
 
-function typeOf(st: { isFile(): boolean; isSymbolicLink(): boolean; isDirectory(): boolean; isFIFO(): boolean }): EntryType {
+function typeOf(st: {
+  isFile(): boolean;
+  isSymbolicLink(): boolean;
+  isDirectory(): boolean;
+  isFIFO(): boolean;
+}): EntryType {
   if (st.isFile()) return 'file';
   if (st.isSymbolicLink()) return 'symlink';
   if (st.isDirectory()) return 'directory';

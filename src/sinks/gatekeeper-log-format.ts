@@ -49,7 +49,9 @@ export function gatekeeperLogFormat(now: () => number = Date.now): StdoutFormatt
         }
         const started = Date.parse(auditId);
         const duration = Number.isFinite(started) ? Math.max(0, (t - started) / 1000) : 0;
-        lines.push(formatGatekeeperLogLine(gatekeeperLogFields.auditFinished(auditId, duration), t));
+        lines.push(
+          formatGatekeeperLogLine(gatekeeperLogFields.auditFinished(auditId, duration), t),
+        );
       } else {
         const m = d.msg;
         lines.push(formatGatekeeperLogLine(gatekeeperLogFields.violationAudited(m), t));

@@ -55,7 +55,9 @@ export function createStdoutSink(opts: StdoutSinkOptions): Sink {
       if (!stream.write(text)) await once(stream, 'drain');
     },
     close() {
-      closed ??= stream.writableNeedDrain ? once(stream, 'drain').then(() => undefined) : Promise.resolve();
+      closed ??= stream.writableNeedDrain
+        ? once(stream, 'drain').then(() => undefined)
+        : Promise.resolve();
       return closed;
     },
   };

@@ -54,7 +54,10 @@ export function createAdmissionWriter(opts: AdmissionWriterOptions): AdmissionWr
   const maxAgeMs = opts.maxAgeMs ?? 60_000;
   for (const [k, v] of Object.entries({ maxBytes, maxRecords, maxAgeMs })) {
     if (!Number.isInteger(v) || v <= 0) {
-      throw new GkExportError('ERR_INVALID_CONFIG', `${k} ${v} is not allowed: use a positive integer`);
+      throw new GkExportError(
+        'ERR_INVALID_CONFIG',
+        `${k} ${v} is not allowed: use a positive integer`,
+      );
     }
   }
   const dir = join(config.root, opts.channel);

@@ -40,7 +40,10 @@ export function createDiskWriter(opts: DiskWriterOptions): DiskWriter {
 
   function refuseIfClosed(): void {
     if (closed) {
-      throw new GkExportError<DiskWriterErrorCode>('ERR_WRITER_CLOSED', 'the disk writer is closed');
+      throw new GkExportError<DiskWriterErrorCode>(
+        'ERR_WRITER_CLOSED',
+        'the disk writer is closed',
+      );
     }
   }
 

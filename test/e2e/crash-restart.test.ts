@@ -44,7 +44,7 @@ describe('reader process crash and restart', () => {
     let kills = 0;
     // Kill at pseudo-random output sizes (fixed seed: reproducible).
     let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const key = (l: string) => {
       const m = JSON.parse(l) as { id: string; resourceName: string };
       return `${m.id}/${m.resourceName}`;

@@ -8,7 +8,8 @@ import { makeTmpDir, waitFor } from '../helpers/tmp.ts';
 
 const run = promisify(execFile);
 const ID = '2026-01-01T00:00:00Z';
-const good = (i: number) => JSON.stringify({ eventType: 'violation_audited', name: `c${i}`, message: `m ${i}` });
+const good = (i: number) =>
+  JSON.stringify({ eventType: 'violation_audited', name: `c${i}`, message: `m ${i}` });
 
 describe('gk-export write', () => {
   let tmp: Awaited<ReturnType<typeof makeTmpDir>>;
@@ -19,12 +20,23 @@ describe('gk-export write', () => {
   });
   afterEach(() => tmp.cleanup());
 
-  const args = (...more: string[]) => ['write', '--root', root, '--channel', 'c', '--audit-id', ID, ...more];
+  const args = (...more: string[]) => [
+    'write',
+    '--root',
+    root,
+    '--channel',
+    'c',
+    '--audit-id',
+    ID,
+    ...more,
+  ];
 
   it('writes one complete run with markers and exits 0', async () => {
     const p = runCli(args(), { input: `${good(1)}\n${good(2)}\n` });
     expect((await p.exited).code).toBe(0);
-    const lines = (await readFile(join(root, 'c', '2026-01-01T00_00_00Z.log'), 'utf8')).trim().split('\n');
+    const lines = (await readFile(join(root, 'c', '2026-01-01T00_00_00Z.log'), 'utf8'))
+      .trim()
+      .split('\n');
     expect(lines).toHaveLength(4);
     expect(JSON.parse(lines[1]!)).toMatchObject({ id: ID, name: 'c1' });
   });
@@ -44,14 +56,14 @@ describe('gk-export write', () => {
     expect(text.trim().split('\n')).toHaveLength(4);
   });
 
-  it.each([
-    [['--max-audit-results', '9']],
-    [['--bogus']],
-  ])('exits 2 with one line on bad flags %j', async (extra) => {
-    const p = runCli(args(...extra), { input: '' });
-    expect((await p.exited).code).toBe(2);
-    expect(p.stderr().trim().split('\n')).toHaveLength(1);
-  });
+  it.each([[['--max-audit-results', '9']], [['--bogus']]])(
+    'exits 2 with one line on bad flags %j',
+    async (extra) => {
+      const p = runCli(args(...extra), { input: '' });
+      expect((await p.exited).code).toBe(2);
+      expect(p.stderr().trim().split('\n')).toHaveLength(1);
+    },
+  );
 
   it('exits 2 on an invalid channel name', async () => {
     const p = runCli(['write', '--root', root, '--channel', '..', '--audit-id', ID], { input: '' });
@@ -63,7 +75,10 @@ describe('gk-export write', () => {
     const child = spawn(process.execPath, [CLI, ...args()], { stdio: ['pipe', 'ignore', 'pipe'] });
     child.stdin.write(`${good(1)}\n`);
     const txt = join(root, 'c', '2026-01-01T00_00_00Z.txt');
-    await waitFor(async () => (await readdir(join(root, 'c')).catch(() => [])).length === 1, 'the .txt');
+    await waitFor(
+      async () => (await readdir(join(root, 'c')).catch(() => [])).length === 1,
+      'the .txt',
+    );
     await expect(run('flock', ['-n', '-s', txt, 'true'])).rejects.toBeTruthy();
     child.stdin.end();
     await new Promise((r) => child.on('close', r));
@@ -71,13 +86,19 @@ describe('gk-export write', () => {
   });
 
   it('leaves only whole, valid lines when SIGKILLed mid-run', async () => {
-    const child = spawn(process.execPath, [CLI, ...args()], { stdio: ['pipe', 'ignore', 'ignore'] });
+    const child = spawn(process.execPath, [CLI, ...args()], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
     // Writes after the kill fail with EPIPE: expected.
     child.stdin.on('error', () => undefined);
     const txt = join(root, 'c', '2026-01-01T00_00_00Z.txt');
     // Feed lines of varied length in odd-sized chunks until the file holds a good amount.
     const big = Array.from({ length: 20000 }, (_, i) =>
-      JSON.stringify({ eventType: 'violation_audited', name: `c${i}`, message: 'x'.repeat(i % 997) }),
+      JSON.stringify({
+        eventType: 'violation_audited',
+        name: `c${i}`,
+        message: 'x'.repeat(i % 997),
+      }),
     ).join('\n');
     let off = 0;
     const pump = setInterval(() => {

@@ -24,7 +24,10 @@ export interface CliProcess {
  * const p = runCli(['read', '--root', root]);
  * ```
  */
-export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): CliProcess {
+export function runCli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; input?: string } = {},
+): CliProcess {
   const child = spawn(process.execPath, [CLI, ...args], {
     env: { ...process.env, ...opts.env },
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -11,7 +11,8 @@ export function violation(auditId: string, i: number, over: Partial<ExportMsg> =
     eventType: 'violation_audited',
     group: 'constraints.gatekeeper.sh',
     version: 'v1beta1',
-    kind: i % 3 === 0 ? 'K8sRequiredLabels' : i % 3 === 1 ? 'K8sAllowedRepos' : 'K8sContainerLimits',
+    kind:
+      i % 3 === 0 ? 'K8sRequiredLabels' : i % 3 === 1 ? 'K8sAllowedRepos' : 'K8sContainerLimits',
     name: `constraint-${i % 3}`,
     message: `violation number ${i} <with> & "escapes"`,
     enforcementAction: i % 5 === 0 ? 'warn' : 'deny',

@@ -30,12 +30,16 @@ describe('canonical encoder (Go encoding/json compatible)', () => {
   });
 
   it('sorts map keys by code point, as Go sorts UTF-8 bytes', () => {
-    const out = encodeExportMsg({ resourceLabels: { '\uffff': 'a', '\u{1F600}': 'b', z: 'c', '10': 'd', '9': 'e' } });
+    const out = encodeExportMsg({
+      resourceLabels: { '\uffff': 'a', '\u{1F600}': 'b', z: 'c', '10': 'd', '9': 'e' },
+    });
     expect(out).toBe('{"resourceLabels":{"10":"d","9":"e","z":"c","\uffff":"a","\u{1F600}":"b"}}');
   });
 
   it('writes -0 as Go does and refuses NaN with a stable code', () => {
     expect(encodeExportMsg({ details: { x: -0 } })).toBe('{"details":{"x":-0}}');
-    expect(() => encodeExportMsg({ details: { x: NaN } })).toThrow(expect.objectContaining({ code: 'ERR_UNSUPPORTED_VALUE' }));
+    expect(() => encodeExportMsg({ details: { x: NaN } })).toThrow(
+      expect.objectContaining({ code: 'ERR_UNSUPPORTED_VALUE' }),
+    );
   });
 });

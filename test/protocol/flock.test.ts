@@ -47,7 +47,9 @@ describe('flock(2) through koffi', () => {
         await new Promise((r) => setTimeout(r, 10));
       }
       expect(tryLock(fh.fd, 'sh')).toBe(false);
-      await expect(lockExclusive(fh.fd, { maxWaitMs: 100 })).rejects.toMatchObject({ code: 'ERR_LOCK_HELD' });
+      await expect(lockExclusive(fh.fd, { maxWaitMs: 100 })).rejects.toMatchObject({
+        code: 'ERR_LOCK_HELD',
+      });
     } finally {
       holder.kill();
       await fh.close();

@@ -5,13 +5,18 @@ const check = (s: string) => checkExportLine(Buffer.from(s));
 
 describe('byte-level line check', () => {
   it('accepts what JSON.parse accepts, and extracts eventType, name and marker messages', () => {
-    expect(check('{"id":"x","eventType":"violation_audited","name":"c\\u00e9","message":"m"}')).toEqual({
+    expect(
+      check('{"id":"x","eventType":"violation_audited","name":"c\\u00e9","message":"m"}'),
+    ).toEqual({
       ok: true,
       eventType: 'violation_audited',
       name: 'cé',
       message: undefined,
     });
-    expect(check(' {"id":"x","message":"audit is started"} ')).toMatchObject({ ok: true, message: 'audit is started' });
+    expect(check(' {"id":"x","message":"audit is started"} ')).toMatchObject({
+      ok: true,
+      message: 'audit is started',
+    });
   });
 
   it.each([
@@ -33,13 +38,15 @@ describe('byte-level line check', () => {
     expect(check(s)).toMatchObject({ ok: false, code: 'invalid_json' });
   });
 
-  it.each(['{"a":1e5,"b":-0.5E-3,"c":[true,false,null,{}],"d":{"e":[[]]}}', '{}', '{"details":"s"}', '{"name":null}'])(
-    'accepts valid JSON %j like JSON.parse',
-    (s) => {
-      expect(() => JSON.parse(s)).not.toThrow();
-      expect(check(s).ok).toBe(true);
-    },
-  );
+  it.each([
+    '{"a":1e5,"b":-0.5E-3,"c":[true,false,null,{}],"d":{"e":[[]]}}',
+    '{}',
+    '{"details":"s"}',
+    '{"name":null}',
+  ])('accepts valid JSON %j like JSON.parse', (s) => {
+    expect(() => JSON.parse(s)).not.toThrow();
+    expect(check(s).ok).toBe(true);
+  });
 
   it('tells a non-object from invalid JSON', () => {
     expect(check('[1,2]')).toMatchObject({ ok: false, code: 'not_an_object' });
@@ -57,9 +64,10 @@ describe('byte-level line check', () => {
   });
 
   it('agrees with JSON.parse on a corpus of mutated records', () => {
-    const base = '{"id":"2023-07-18T21:21:52Z","details":{"missing_labels":["test"]},"eventType":"violation_audited","name":"x","resourceLabels":{"a":"b"}}';
+    const base =
+      '{"id":"2023-07-18T21:21:52Z","details":{"missing_labels":["test"]},"eventType":"violation_audited","name":"x","resourceLabels":{"a":"b"}}';
     let seed = 1;
-    const rand = () => ((seed = (seed * 48271) % 2147483647) / 2147483647);
+    const rand = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
     const alphabet = '{}[]":,\\ ae0-.1tnuf';
     for (let k = 0; k < 3000; k++) {
       const chars = [...base];

@@ -13,20 +13,35 @@ describe('names and states', () => {
     expect(auditIdFor(new Date('2023-07-18T21:21:52.345Z'))).toBe('2023-07-18T21:21:52Z');
   });
 
-  it.each(['', '.', '..', 'a/b', 'a\\b', '/abs', 'nul\0'])('refuses the name %j with ERR_INVALID_NAME', (name) => {
-    expect(invalidNameReason(name)).toBeDefined();
-    expect(() => assertValidName('channel', name)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_NAME' }));
-  });
+  it.each(['', '.', '..', 'a/b', 'a\\b', '/abs', 'nul\0'])(
+    'refuses the name %j with ERR_INVALID_NAME',
+    (name) => {
+      expect(invalidNameReason(name)).toBeDefined();
+      expect(() => assertValidName('channel', name)).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_NAME' }),
+      );
+    },
+  );
 
   it('refuses an audit ID whose run name is invalid', () => {
-    expect(() => runNameForAuditId('../x')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_AUDIT_ID' }));
+    expect(() => runNameForAuditId('../x')).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_AUDIT_ID' }),
+    );
   });
 
   it.each([
     ['2023-07-18T21_21_52Z.txt', 'audit-open', '2023-07-18T21_21_52Z'],
     ['2023-07-18T21_21_52Z.log', 'audit-complete', '2023-07-18T21_21_52Z'],
-    ['admission-2026-08-01T10_00_00.000Z-ab12cd34.open', 'admission-open', 'admission-2026-08-01T10_00_00.000Z-ab12cd34'],
-    ['admission-2026-08-01T10_00_00.000Z-ab12cd34.log', 'admission-complete', 'admission-2026-08-01T10_00_00.000Z-ab12cd34'],
+    [
+      'admission-2026-08-01T10_00_00.000Z-ab12cd34.open',
+      'admission-open',
+      'admission-2026-08-01T10_00_00.000Z-ab12cd34',
+    ],
+    [
+      'admission-2026-08-01T10_00_00.000Z-ab12cd34.log',
+      'admission-complete',
+      'admission-2026-08-01T10_00_00.000Z-ab12cd34',
+    ],
     ['admission-x.deleting', 'deleting', 'admission-x'],
     ['run.log.deleting', 'deleting', 'run.log'],
     ['notes.md', 'not-ours', 'notes.md'],

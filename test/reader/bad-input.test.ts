@@ -68,8 +68,16 @@ describe('reader with bad input', () => {
   const cases: { name: string; bad: string | Buffer; code: string }[] = [
     { name: 'a line that is not JSON', bad: '{"id": oops\n', code: 'invalid_json' },
     { name: 'JSON that is not an object', bad: '[1,2,3]\n', code: 'not_an_object' },
-    { name: 'a field of the wrong type', bad: '{"id":"x","name":5,"dryRun":"yes"}\n', code: 'wrong_field_type' },
-    { name: 'invalid UTF-8', bad: Buffer.from([0x7b, 0xff, 0xfe, 0x7d, 0x0a]), code: 'invalid_utf8' },
+    {
+      name: 'a field of the wrong type',
+      bad: '{"id":"x","name":5,"dryRun":"yes"}\n',
+      code: 'wrong_field_type',
+    },
+    {
+      name: 'invalid UTF-8',
+      bad: Buffer.from([0x7b, 0xff, 0xfe, 0x7d, 0x0a]),
+      code: 'invalid_utf8',
+    },
     { name: 'a NUL byte', bad: Buffer.from('{"id":"a\u0000b"}\n'), code: 'nul_byte' },
   ];
 
@@ -86,19 +94,33 @@ describe('reader with bad input', () => {
         [auditIdOf(2), 3],
       ]);
       const dead = await waitFor(async () => (await deadLetters())[0], 'a dead letter');
-      expect(dead).toMatchObject({ file: `c/${auditIdOf(1).replaceAll(':', '_')}.log`, line: 3, code: tc.code });
-      const raw = dead.raw !== undefined ? Buffer.from(dead.raw) : Buffer.from(dead.rawBase64!, 'base64');
+      expect(dead).toMatchObject({
+        file: `c/${auditIdOf(1).replaceAll(':', '_')}.log`,
+        line: 3,
+        code: tc.code,
+      });
+      const raw =
+        dead.raw !== undefined ? Buffer.from(dead.raw) : Buffer.from(dead.rawBase64!, 'base64');
       const expected = Buffer.isBuffer(tc.bad) ? tc.bad : Buffer.from(tc.bad);
       expect(raw.equals(expected.subarray(0, expected.length - 1))).toBe(true);
-      expect(await metricValue(r.telemetry, 'gk_export_records_invalid_total', { error_code: tc.code })).toBe(1);
-      expect(r.telemetry.logs.some((l) => l.level === 'warn' && l.line === 3 && l.error_code === tc.code)).toBe(true);
+      expect(
+        await metricValue(r.telemetry, 'gk_export_records_invalid_total', { error_code: tc.code }),
+      ).toBe(1);
+      expect(
+        r.telemetry.logs.some(
+          (l) => l.level === 'warn' && l.line === 3 && l.error_code === tc.code,
+        ),
+      ).toBe(true);
     });
   }
 
   it('delivers a CRLF line without its CR', async () => {
     const id = auditIdOf(1);
     const good = runLines(id, 1);
-    await writeFile(join(dir, `${id.replaceAll(':', '_')}.log`), good[0] + good[1]!.replace('\n', '\r\n') + good[2]);
+    await writeFile(
+      join(dir, `${id.replaceAll(':', '_')}.log`),
+      good[0] + good[1]!.replace('\n', '\r\n') + good[2],
+    );
     const r = start();
     await waitFor(() => r.c.got.some((d) => d.marker === 'completed'), 'the run');
     expect(r.c.violations()[0]!.raw).toBe(good[1]!.trimEnd());
@@ -115,7 +137,8 @@ describe('reader with bad input', () => {
   });
 
   it('skips a line over --max-record-bytes without buffering it and goes on', async () => {
-    const huge = encodeExportMsg(violation(auditIdOf(1), 0, { message: 'x'.repeat(300_000) })) + '\n';
+    const huge =
+      encodeExportMsg(violation(auditIdOf(1), 0, { message: 'x'.repeat(300_000) })) + '\n';
     await runWithBadLine(huge, 1, 1000);
     const r = start({ maxRecordBytes: 64 * 1024 });
     await waitFor(() => r.c.got.some((d) => d.marker === 'completed'), 'the run');
@@ -127,11 +150,16 @@ describe('reader with bad input', () => {
 
   it('treats an empty file and a run without completion marker as delivered-but-incomplete', async () => {
     await writeFile(join(dir, `${auditIdOf(1).replaceAll(':', '_')}.log`), '');
-    await writeFile(join(dir, `${auditIdOf(2).replaceAll(':', '_')}.log`), runLines(auditIdOf(2), 2, false).join(''));
+    await writeFile(
+      join(dir, `${auditIdOf(2).replaceAll(':', '_')}.log`),
+      runLines(auditIdOf(2), 2, false).join(''),
+    );
     const r = start();
     await waitFor(() => r.c.violations().length === 2, 'the violations');
     await waitFor(
-      () => r.telemetry.logs.filter((l) => l.msg === 'run delivered without its completion marker').length === 2,
+      () =>
+        r.telemetry.logs.filter((l) => l.msg === 'run delivered without its completion marker')
+          .length === 2,
       'two incomplete-run warnings',
     );
   });
@@ -149,7 +177,9 @@ describe('reader with bad input', () => {
       async () => (await metricValue(r.telemetry, 'gk_export_records_invalid_total')) === 3,
       'three bad files counted',
     );
-    expect(await metricValue(r.telemetry, 'gk_export_records_invalid_total', { error_code: 'symlink' })).toBe(1);
+    expect(
+      await metricValue(r.telemetry, 'gk_export_records_invalid_total', { error_code: 'symlink' }),
+    ).toBe(1);
     expect(r.c.violations()[0]!.msg.id).toBe(auditIdOf(4));
   });
 
@@ -171,6 +201,8 @@ describe('reader with bad input', () => {
     await writeCompletedRun(root, 'chännel with spaces', auditIdOf(1), 2);
     const r = start();
     await waitFor(() => r.c.violations().length === 2, 'the run');
-    expect(r.c.violations()[0]!.key).toBe(`chännel with spaces/${auditIdOf(1).replaceAll(':', '_')}/2`);
+    expect(r.c.violations()[0]!.key).toBe(
+      `chännel with spaces/${auditIdOf(1).replaceAll(':', '_')}/2`,
+    );
   });
 });

@@ -4,7 +4,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openCheckpointStore } from '../../src/reader/checkpoint.ts';
 import { makeTmpDir } from '../helpers/tmp.ts';
 
-const entry = { source: 'audit', channel: 'c', run: 'r', ino: '42', offset: 10, line: 2, done: false };
+const entry = {
+  source: 'audit',
+  channel: 'c',
+  run: 'r',
+  ino: '42',
+  offset: 10,
+  line: 2,
+  done: false,
+};
 
 describe('checkpoint store', () => {
   let tmp: Awaited<ReturnType<typeof makeTmpDir>>;
@@ -24,15 +32,24 @@ describe('checkpoint store', () => {
   });
 
   it('prefers a complete temp file left by a crash between write and rename', async () => {
-    await writeFile(join(tmp.dir, 'checkpoints.json'), JSON.stringify({ version: 1, checkpoints: [entry] }));
+    await writeFile(
+      join(tmp.dir, 'checkpoints.json'),
+      JSON.stringify({ version: 1, checkpoints: [entry] }),
+    );
     const newer = { ...entry, offset: 99, line: 9 };
-    await writeFile(join(tmp.dir, 'checkpoints.json.tmp'), JSON.stringify({ version: 1, checkpoints: [newer] }));
+    await writeFile(
+      join(tmp.dir, 'checkpoints.json.tmp'),
+      JSON.stringify({ version: 1, checkpoints: [newer] }),
+    );
     const s = await openCheckpointStore(tmp.dir);
     expect([...s.entries()]).toEqual([newer]);
   });
 
   it('ignores a torn temp file and uses the real one', async () => {
-    await writeFile(join(tmp.dir, 'checkpoints.json'), JSON.stringify({ version: 1, checkpoints: [entry] }));
+    await writeFile(
+      join(tmp.dir, 'checkpoints.json'),
+      JSON.stringify({ version: 1, checkpoints: [entry] }),
+    );
     await writeFile(join(tmp.dir, 'checkpoints.json.tmp'), '{"version":1,"checkp');
     const s = await openCheckpointStore(tmp.dir);
     expect([...s.entries()]).toEqual([entry]);
@@ -40,7 +57,9 @@ describe('checkpoint store', () => {
 
   it('refuses a corrupt checkpoint file with a stable code', async () => {
     await writeFile(join(tmp.dir, 'checkpoints.json'), '{"version":2}');
-    await expect(openCheckpointStore(tmp.dir)).rejects.toMatchObject({ code: 'ERR_CHECKPOINT_CORRUPT' });
+    await expect(openCheckpointStore(tmp.dir)).rejects.toMatchObject({
+      code: 'ERR_CHECKPOINT_CORRUPT',
+    });
   });
 
   it('skips the write when nothing changed', async () => {

@@ -42,7 +42,10 @@ describe.each([
     expect(runs).toEqual([...Array(5).fill(auditIdOf(2)), ...Array(3).fill(auditIdOf(1))]);
     expect(c.violations().map((d) => d.line)).toEqual([2, 3, 4, 5, 6, 2, 3, 4]);
     await waitFor(
-      async () => (await metricValue(r.telemetry, 'gk_export_runs_completed_total', { state: 'complete' })) === 2,
+      async () =>
+        (await metricValue(r.telemetry, 'gk_export_runs_completed_total', {
+          state: 'complete',
+        })) === 2,
       'both runs reported complete',
     );
   });
@@ -79,7 +82,11 @@ describe.each([
     await writeCompletedRun(root, 'c', auditIdOf(1), 2);
     await waitFor(() => c.violations().length === 2, 'run after root appeared');
     await rm(root, { recursive: true });
-    await waitFor(() => r.telemetry.logs.filter((l) => String(l.msg).includes('does not exist yet')).length >= 1, 'root gone');
+    await waitFor(
+      () =>
+        r.telemetry.logs.filter((l) => String(l.msg).includes('does not exist yet')).length >= 1,
+      'root gone',
+    );
     await writeCompletedRun(root, 'c', auditIdOf(2), 3);
     await waitFor(() => c.violations().length === 5, 'run after root was recreated');
   });

@@ -50,9 +50,13 @@ describe('disk writer', () => {
 
   it('refuses a second start on a channel and violations with no open run', async () => {
     const w = createDiskWriter({ root });
-    await expect(w.publish('c', violation(ID, 1))).rejects.toMatchObject({ code: 'ERR_NO_OPEN_RUN' });
+    await expect(w.publish('c', violation(ID, 1))).rejects.toMatchObject({
+      code: 'ERR_NO_OPEN_RUN',
+    });
     await w.publish('c', { id: ID, message: 'audit is started' });
-    await expect(w.publish('c', { id: '2023-07-18T21:21:53Z', message: 'audit is started' })).rejects.toMatchObject({
+    await expect(
+      w.publish('c', { id: '2023-07-18T21:21:53Z', message: 'audit is started' }),
+    ).rejects.toMatchObject({
       code: 'ERR_RUN_ALREADY_OPEN',
     });
     await w.close();
