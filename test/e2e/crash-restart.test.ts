@@ -69,6 +69,8 @@ describe('reader process crash and restart', () => {
       ]);
       if (finished || kills >= 6) {
         await waitFor(() => uniqueWith(p) >= RUNS * PER_RUN, 'the rest of the backlog', 60_000);
+        // Signals before start-up completes take the default action; wait for the handlers.
+        await waitFor(() => p.stderr().includes('reader started'), 'the reader to start');
         p.child.kill('SIGTERM');
         const { code } = await p.exited;
         expect(code).toBe(0);
