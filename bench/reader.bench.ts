@@ -84,7 +84,7 @@ function pct(sorted: number[], p: number): number {
 
 /** Starts the reader with stdout to a callback per line (or /dev/null); waits on stderr logs. */
 function startReader(args: string[], onLine?: (line: string, t: number) => void) {
-  const child = spawn(NODE, [CLI, 'read', ...args], {
+  const child = spawn(NODE, [CLI, 'read', '--http-port', '0', ...args], {
     stdio: ['ignore', onLine ? 'pipe' : 'ignore', 'pipe'],
   });
   let delivered = 0;

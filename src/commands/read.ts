@@ -4,6 +4,8 @@ import { runReader } from '../reader/index.ts';
 import { readerOptions, resolveReaderConfig, type ReaderConfig } from '../reader/options.ts';
 import { gatekeeperLogFormat } from '../sinks/gatekeeper-log-format.ts';
 import { createStdoutSink, rawFormat } from '../sinks/stdout.ts';
+import { readinessCheck } from '../server/health.ts';
+import { startHttpServer } from '../server/http-server.ts';
 import { createTelemetry } from '../telemetry/index.ts';
 
 /**
@@ -48,11 +50,26 @@ export function registerRead(program: Command): void {
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
+    let server: Awaited<ReturnType<typeof startHttpServer>> | undefined;
     try {
+      if (config.httpPort !== 0) {
+        server = await startHttpServer({
+          port: config.httpPort,
+          registry: telemetry.metrics.registry,
+          readiness: readinessCheck({
+            root: config.root,
+            stateDir: config.stateDir,
+            metrics: telemetry.metrics,
+          }),
+          telemetry,
+        });
+      }
       await runReader(config, { sink, telemetry }, ac.signal);
     } catch (err) {
       telemetry.log.fatal({ err: (err as Error).message }, 'reader failed');
       process.exitCode = 1;
+    } finally {
+      await server?.close();
     }
   });
 }

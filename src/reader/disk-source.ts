@@ -201,7 +201,19 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     }
     if (files) pruneCheckpoints(ch);
     await detectAbandoned(ch, now);
+    updateLag(now);
     wake(ch);
+  }
+
+  /** The age of the oldest completed run not yet delivered, across channels (0 when caught up). */
+  function updateLag(now: number): void {
+    let oldest = now;
+    for (const c of channels.values()) {
+      for (const r of c.runs.values()) {
+        if (!r.delivered && r.phase !== 'open' && r.mtimeMs < oldest) oldest = r.mtimeMs;
+      }
+    }
+    metrics.lagSeconds.set(Math.max(0, (now - oldest) / 1000));
   }
 
   /** Drops checkpoints of this channel's files that no longer exist (deleted while we were down). */
@@ -382,6 +394,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     await closeRun(r);
     if (r.gone) forget(ch, r);
     await applyRetention(ch);
+    updateLag(Date.now());
   }
 
   async function consumeSegment(ch: Channel, r: RunState): Promise<void> {

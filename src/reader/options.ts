@@ -34,6 +34,8 @@ export interface ReaderConfig {
   readonly includeMarkers: boolean;
   readonly filters: FilterConfig;
   readonly logLevel: LogLevel;
+  /** Port of /metrics, /healthz, /readyz; 0 disables the listener. */
+  readonly httpPort: number;
 }
 
 function wrap<T>(parse: (v: string) => T): (v: string) => T {
@@ -190,6 +192,10 @@ export function readerOptions(): Option[] {
     new Option('--drop-field <field>', 'remove this field from every record (repeatable)')
       .env('GK_EXPORT_DROP_FIELD')
       .argParser(collect(oneOf(DROPPABLE_FIELDS))),
+    new Option('--http-port <port>', 'port of /metrics, /healthz and /readyz (0 disables)')
+      .env('GK_EXPORT_HTTP_PORT')
+      .default(9465)
+      .argParser(intIn(0, 65535)),
     new Option('--log-level <level>', 'operational log level (stderr)')
       .env('GK_EXPORT_LOG_LEVEL')
       .default('info')
@@ -243,5 +249,6 @@ export function resolveReaderConfig(o: Record<string, unknown>): ReaderConfig {
       dropFields: list(o.dropField) as ExportMsgField[],
     },
     logLevel: (o.logLevel as LogLevel | undefined) ?? 'info',
+    httpPort: Number(o.httpPort ?? 9465),
   };
 }

@@ -27,6 +27,8 @@ describe('reader process crash and restart', () => {
 
   const args = () => [
     'read',
+    '--http-port',
+    '0',
     '--root',
     root,
     '--state-dir',

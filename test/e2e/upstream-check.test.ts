@@ -49,6 +49,8 @@ describe('the upstream end-to-end check', () => {
       await mkdir(root);
       const reader = runCli([
         'read',
+        '--http-port',
+        '0',
         '--root',
         root,
         '--state-dir',

@@ -1,0 +1,88 @@
+import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readinessCheck } from '../../src/server/health.ts';
+import { startHttpServer } from '../../src/server/http-server.ts';
+import { runCli } from '../helpers/cli.ts';
+import { capturingTelemetry } from '../helpers/reader.ts';
+import { writeCompletedRun, auditIdOf } from '../helpers/runs.ts';
+import { makeTmpDir, waitFor } from '../helpers/tmp.ts';
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+describe('metrics and health server', () => {
+  let tmp: Awaited<ReturnType<typeof makeTmpDir>>;
+  beforeEach(async () => {
+    tmp = await makeTmpDir();
+  });
+  afterEach(() => tmp.cleanup());
+
+  it('answers /healthz, /readyz and /metrics, and reports a failing sink as not ready', async () => {
+    const telemetry = capturingTelemetry();
+    const state = join(tmp.dir, 'state');
+    await mkdir(state);
+    const server = await startHttpServer({
+      port: 0,
+      host: '127.0.0.1',
+      registry: telemetry.metrics.registry,
+      readiness: readinessCheck({
+        root: join(tmp.dir, 'topics'),
+        stateDir: state,
+        metrics: telemetry.metrics,
+      }),
+      telemetry,
+    });
+    try {
+      const base = `http://127.0.0.1:${server.port}`;
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      expect(await (await fetch(`${base}/readyz`)).json()).toEqual({ ready: true, reasons: [] });
+      telemetry.metrics.recordsRead.inc({ source: 'audit' }, 3);
+      expect(await (await fetch(`${base}/metrics`)).text()).toContain(
+        'gk_export_records_read_total{source="audit"} 3',
+      );
+      telemetry.metrics.sinkPermanentFailure.set({ sink: 'webhook' }, 1);
+      const r = await fetch(`${base}/readyz`);
+      expect(r.status).toBe(503);
+      expect((await r.json()).reasons[0]).toContain('webhook');
+      expect((await fetch(`${base}/nope`)).status).toBe(404);
+    } finally {
+      await server.close();
+      await server.close();
+    }
+  });
+
+  it('is served by `read` on --http-port with the reader counters', async () => {
+    const root = join(tmp.dir, 'topics');
+    await writeCompletedRun(root, 'c', auditIdOf(1), 4);
+    const port = await freePort();
+    const p = runCli([
+      'read',
+      '--root',
+      root,
+      '--state-dir',
+      join(tmp.dir, 'st'),
+      '--http-port',
+      String(port),
+    ]);
+    try {
+      await waitFor(() => p.lines().length === 4, 'the violations');
+      const text = await waitFor(async () => {
+        const t = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        return t.includes('gk_export_runs_completed_total{state="complete"} 1') ? t : undefined;
+      }, 'the metrics');
+      expect(text).toContain('gk_export_records_delivered_total{sink="stdout"} 4');
+      expect(text).toContain('gk_export_oldest_undelivered_age_seconds 0');
+      expect(text).toContain('gk_export_process_resident_memory_bytes');
+    } finally {
+      p.child.kill('SIGTERM');
+      expect((await p.exited).code).toBe(0);
+    }
+  });
+});
