@@ -1,4 +1,14 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { createDeadLetter } from '../dead-letter.ts';
+import { createFanout } from '../sinks/fanout.ts';
+import type { Sink } from '../sinks/sink.ts';
+import {
+  redactUrl,
+  resolveWebhookConfig,
+  webhookOptions,
+  type WebhookConfig,
+} from '../sinks/webhook/options.ts';
+import { createWebhookSink } from '../sinks/webhook/webhook-sink.ts';
 import { isGkExportError } from '../errors.ts';
 import { runReader } from '../reader/index.ts';
 import { readerOptions, resolveReaderConfig, type ReaderConfig } from '../reader/options.ts';
@@ -21,11 +31,27 @@ export function registerRead(program: Command): void {
     .command('read')
     .description('follow the export volume and deliver every violation (the sidecar)');
   for (const o of readerOptions()) cmd.addOption(o);
+  cmd.addOption(
+    new Option('--sink <sink>', 'where records go: stdout, webhook (repeatable: both)')
+      .env('GK_EXPORT_SINK')
+      .argParser((v: string, prev: string[] | undefined) => {
+        const items = v.split(',').map((s) => s.trim());
+        for (const i of items) {
+          if (i !== 'stdout' && i !== 'webhook')
+            throw new InvalidArgumentError('allowed: stdout, webhook');
+        }
+        return [...new Set([...(prev ?? []), ...items])];
+      }),
+  );
+  for (const o of webhookOptions()) cmd.addOption(o);
   cmd.addOption(new Option('--check-config', 'validate the configuration, print it and exit'));
   cmd.action(async (opts: Record<string, unknown>) => {
     let config: ReaderConfig;
+    let webhook: WebhookConfig | undefined;
+    const sinks = (opts.sink as string[] | undefined) ?? ['stdout'];
     try {
       config = resolveReaderConfig(opts);
+      if (sinks.includes('webhook')) webhook = resolveWebhookConfig(opts);
     } catch (err) {
       if (!isGkExportError(err)) throw err;
       process.stderr.write(`gk-export read: ${err.message}\n`);
@@ -33,16 +59,29 @@ export function registerRead(program: Command): void {
       return;
     }
     if (opts.checkConfig) {
-      process.stdout.write(JSON.stringify({ ok: true, config }) + '\n');
+      const shown = webhook ? { ...webhook, url: redactUrl(webhook.url) } : undefined;
+      process.stdout.write(JSON.stringify({ ok: true, config, sinks, webhook: shown }) + '\n');
       return;
     }
     const telemetry = createTelemetry({ level: config.logLevel, defaults: true });
-    const sink = createStdoutSink({
-      format:
-        config.format === 'gatekeeper-log'
-          ? gatekeeperLogFormat()
-          : rawFormat({ includeMarkers: config.includeMarkers }),
-    });
+    const parts: (Sink & { interrupt?(): void })[] = [];
+    if (sinks.includes('stdout')) {
+      parts.push(
+        createStdoutSink({
+          metrics: telemetry.metrics,
+          format:
+            config.format === 'gatekeeper-log'
+              ? gatekeeperLogFormat()
+              : rawFormat({ includeMarkers: config.includeMarkers }),
+        }),
+      );
+    }
+    if (webhook) {
+      parts.push(
+        createWebhookSink(webhook, { telemetry, deadLetter: createDeadLetter(config.stateDir) }),
+      );
+    }
+    const sink = createFanout(parts);
     const ac = new AbortController();
     const stop = (sig: string) => {
       telemetry.log.info({ signal: sig }, 'stopping: finishing the batch in flight');
@@ -66,8 +105,15 @@ export function registerRead(program: Command): void {
       }
       await runReader(config, { sink, telemetry }, ac.signal);
     } catch (err) {
-      telemetry.log.fatal({ err: (err as Error).message }, 'reader failed');
-      process.exitCode = 1;
+      if (isGkExportError(err, 'ERR_SINK_INTERRUPTED') && ac.signal.aborted) {
+        // Stopped while a receiver was down: nothing was acknowledged, the checkpoint stands.
+        telemetry.log.info(
+          'stopped while retrying; undelivered records resume from the checkpoint',
+        );
+      } else {
+        telemetry.log.fatal({ err: (err as Error).message }, 'reader failed');
+        process.exitCode = 1;
+      }
     } finally {
       await server?.close();
     }

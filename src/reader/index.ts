@@ -12,7 +12,8 @@ export type { ReaderConfig } from './options.ts';
 
 /** What a running reader needs besides its config. */
 export interface ReaderDeps {
-  readonly sink: Sink;
+  /** `interrupt()`, when present, ends a sink's retries at shutdown. */
+  readonly sink: Sink & { interrupt?(): void };
   readonly telemetry: Telemetry;
   /**
    * Extra sources beside the disk export (e.g. the API server's audit log); each receives the
@@ -64,9 +65,13 @@ export async function runReader(
   );
   // A source that fails for good stops the reader: the others are asked to stop too.
   const inner = new AbortController();
-  const onAbort = () => inner.abort();
+  const onAbort = () => {
+    inner.abort();
+    // A sink retrying against a receiver that is down would hold shutdown forever.
+    sink.interrupt?.();
+  };
   signal.addEventListener('abort', onAbort, { once: true });
-  if (signal.aborted) inner.abort();
+  if (signal.aborted) onAbort();
   let failure: unknown;
   await Promise.all(
     sources.map((s) =>

@@ -27,9 +27,9 @@ export function createPipeline(opts: {
     const kept = filter(batch);
     if (kept.length > 0) {
       const stop = metrics.sinkRequestSeconds.startTimer({ sink: sink.name });
+      // Each sink counts what it delivered (gk_export_records_delivered_total{sink}).
       await sink.write(kept);
       stop();
-      metrics.delivered.inc({ sink: sink.name }, kept.filter((d) => !d.marker).length);
     }
     store.set(after);
     try {

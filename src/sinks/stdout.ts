@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
+import type { Metrics } from '../telemetry/index.ts';
 import type { Delivery, Sink } from './sink.ts';
 
 /** Turns a batch into the bytes to print (each record ending in `\n`). */
@@ -9,6 +10,8 @@ export interface StdoutSinkOptions {
   /** Default: process.stdout. */
   readonly stream?: Writable;
   readonly format: StdoutFormatter;
+  /** Counts delivered records (markers excluded). */
+  readonly metrics?: Metrics;
 }
 
 const NEWLINE = Buffer.from('\n');
@@ -51,8 +54,8 @@ export function createStdoutSink(opts: StdoutSinkOptions): Sink {
     name: 'stdout',
     async write(batch) {
       const text = opts.format(batch);
-      if (text.length === 0) return;
-      if (!stream.write(text)) await once(stream, 'drain');
+      if (text.length > 0 && !stream.write(text)) await once(stream, 'drain');
+      opts.metrics?.delivered.inc({ sink: 'stdout' }, batch.filter((d) => !d.marker).length);
     },
     close() {
       closed ??= stream.writableNeedDrain

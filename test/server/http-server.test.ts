@@ -50,7 +50,7 @@ describe('metrics and health server', () => {
       telemetry.metrics.sinkPermanentFailure.set({ sink: 'webhook' }, 1);
       const r = await fetch(`${base}/readyz`);
       expect(r.status).toBe(503);
-      expect((await r.json()).reasons[0]).toContain('webhook');
+      expect(((await r.json()) as { reasons: string[] }).reasons[0]).toContain('webhook');
       expect((await fetch(`${base}/nope`)).status).toBe(404);
     } finally {
       await server.close();

@@ -1,0 +1,90 @@
+import { readFileSync } from 'node:fs';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { WebhookConfig } from './options.ts';
+
+/** What came back (or why nothing did). */
+export type HttpOutcome =
+  | {
+      readonly kind: 'response';
+      readonly status: number;
+      readonly headers: IncomingMessage['headers'];
+      readonly body: string;
+    }
+  | { readonly kind: 'error'; readonly error: string; readonly timeout: boolean };
+
+const EXCERPT = 512;
+
+/**
+ * A keep-alive HTTP(S) client for one receiver: TLS verified by default (optional CA, mTLS),
+ * a per-request timeout, and only an excerpt of each response body kept.
+ */
+export function createHttpClient(config: WebhookConfig) {
+  const https = config.url.protocol === 'https:';
+  const agent = https
+    ? new HttpsAgent({
+        keepAlive: true,
+        maxSockets: 1,
+        ca: config.caFile ? readFileSync(config.caFile) : undefined,
+        cert: config.certFile ? readFileSync(config.certFile) : undefined,
+        key: config.keyFile ? readFileSync(config.keyFile) : undefined,
+        rejectUnauthorized: !config.insecureSkipVerify,
+      })
+    : new HttpAgent({ keepAlive: true, maxSockets: 1 });
+  const send = https ? httpsRequest : httpRequest;
+
+  return {
+    post(url: URL, headers: Record<string, string>, body: Buffer): Promise<HttpOutcome> {
+      return new Promise((resolve) => {
+        let settled = false;
+        const done = (o: HttpOutcome) => {
+          if (!settled) {
+            settled = true;
+            resolve(o);
+          }
+        };
+        const req = send(url, {
+          method: 'POST',
+          agent,
+          headers: { ...headers, 'content-length': String(body.length) },
+        });
+        const timer = setTimeout(() => {
+          req.destroy();
+          done({
+            kind: 'error',
+            error: `no response within ${config.timeoutMs} ms`,
+            timeout: true,
+          });
+        }, config.timeoutMs);
+        req.on('response', (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (s: string) => {
+            if (text.length < EXCERPT) text += s.slice(0, EXCERPT - text.length);
+          });
+          res.on('end', () => {
+            clearTimeout(timer);
+            done({
+              kind: 'response',
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              body: text,
+            });
+          });
+          res.on('error', (err) => {
+            clearTimeout(timer);
+            done({ kind: 'error', error: err.message, timeout: false });
+          });
+        });
+        req.on('error', (err) => {
+          clearTimeout(timer);
+          done({ kind: 'error', error: err.message, timeout: false });
+        });
+        req.end(body);
+      });
+    },
+    close(): void {
+      agent.destroy();
+    },
+  };
+}

@@ -1,0 +1,251 @@
+import { gzipSync } from 'node:zlib';
+import type { DeadLetter } from '../../dead-letter.ts';
+import { GkExportError } from '../../errors.ts';
+import type { Telemetry } from '../../telemetry/index.ts';
+import type { Delivery, Sink } from '../sink.ts';
+import { authHeaders } from './auth.ts';
+import { formatSpec, idempotencyKey, type FormatSpec } from './formats.ts';
+import { createHttpClient, type HttpOutcome } from './http-client.ts';
+import { redactUrl, type WebhookConfig } from './options.ts';
+import { backoffMs, retryAfterMs, statusClass } from './retry.ts';
+
+/** Error codes of the webhook sink. */
+export type WebhookErrorCode = 'ERR_SINK_PERMANENT' | 'ERR_SINK_INTERRUPTED';
+
+export interface WebhookDeps {
+  readonly telemetry: Telemetry;
+  readonly deadLetter: DeadLetter;
+  /** For tests of the backoff arithmetic. */
+  readonly random?: () => number;
+}
+
+/** Splits records into requests of at most `maxRecords` records and about `maxBytes` bytes. */
+export function splitBatches(
+  records: readonly Delivery[],
+  maxRecords: number,
+  maxBytes: number,
+): Delivery[][] {
+  const out: Delivery[][] = [];
+  let cur: Delivery[] = [];
+  let bytes = 0;
+  for (const d of records) {
+    const n = (d.bytes?.length ?? Buffer.byteLength(d.raw)) + 1;
+    if (cur.length > 0 && (cur.length >= maxRecords || bytes + n > maxBytes)) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(d);
+    bytes += n;
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+/**
+ * The webhook sink: batches records into requests in the configured format and sends them
+ * in order, one at a time. A batch is acknowledged only after a 2xx. Connection errors,
+ * timeouts and retryable statuses are retried forever by default (exponential backoff with
+ * full jitter, `Retry-After` honoured), so the reader pauses while the receiver is down and
+ * memory stays bounded. 413 halves the request; other permanent errors put the request in
+ * the dead letter (or stop the reader with `--on-permanent-error stop`). No secret is logged.
+ *
+ * @example
+ * ```ts
+ * const sink = createWebhookSink(resolveWebhookConfig(opts), { telemetry, deadLetter });
+ * ```
+ */
+export function createWebhookSink(
+  config: WebhookConfig,
+  deps: WebhookDeps,
+): Sink & { interrupt(): void } {
+  const { log, metrics } = deps.telemetry;
+  const spec: FormatSpec = formatSpec(config.format, {
+    clusterName: config.clusterName,
+    host: config.host,
+  });
+  const client = createHttpClient(config);
+  const headers = authHeaders(config);
+  const target = redactUrl(config.url);
+  const url = (suffix?: string) => {
+    if (!suffix) return config.url;
+    const u = new URL(config.url);
+    u.pathname = u.pathname.replace(/\/+$/, '') + suffix;
+    return u;
+  };
+  let interrupted = false;
+  let wake: (() => void) | undefined;
+  let closed: Promise<void> | undefined;
+
+  if (config.insecureSkipVerify) {
+    log.warn(
+      { url: target },
+      'TLS verification of the webhook receiver is OFF (--webhook-insecure-skip-verify)',
+    );
+  }
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      wake = () => (clearTimeout(t), resolve());
+    });
+
+  async function deadLetterRequest(
+    records: readonly Delivery[],
+    status: number | undefined,
+    reason: string,
+    body = '',
+  ) {
+    metrics.deadLettered.inc({ stage: 'sink' }, records.length);
+    log.error(
+      {
+        sink: 'webhook',
+        url: target,
+        status,
+        records: records.length,
+        first: records[0]?.key,
+        reason,
+      },
+      'receiver refused the request for good: records set aside in the dead-letter file',
+    );
+    await deps.deadLetter.batch({
+      sink: 'webhook',
+      code: status ? `http_${status}` : 'permanent',
+      reason,
+      status,
+      responseExcerpt: body,
+      keys: records.map((d) => d.key),
+      lines: records.map((d) => d.raw),
+    });
+    if (config.onPermanentError === 'stop') {
+      metrics.sinkPermanentFailure.set({ sink: 'webhook' }, 1);
+      throw new GkExportError<WebhookErrorCode>(
+        'ERR_SINK_PERMANENT',
+        `webhook receiver answered ${status ?? reason}; stopping (--on-permanent-error stop)`,
+      );
+    }
+  }
+
+  async function send(records: readonly Delivery[]): Promise<void> {
+    const encoded = spec.encode(records);
+    let body = Buffer.from(encoded.body);
+    const h: Record<string, string> = {
+      'content-type': encoded.contentType,
+      'idempotency-key': idempotencyKey(records),
+      'user-agent': 'gk-export',
+      ...headers(),
+      ...encoded.extraHeaders,
+    };
+    if (config.gzip) {
+      body = gzipSync(body);
+      h['content-encoding'] = 'gzip';
+    }
+    for (let attempt = 0; ; attempt++) {
+      if (interrupted) {
+        throw new GkExportError<WebhookErrorCode>(
+          'ERR_SINK_INTERRUPTED',
+          'stopped while retrying a request',
+        );
+      }
+      const stop = metrics.sinkRequestSeconds.startTimer({ sink: 'webhook' });
+      const outcome: HttpOutcome = await client.post(url(encoded.pathSuffix), h, body);
+      stop();
+      if (outcome.kind === 'response' && outcome.status >= 200 && outcome.status < 300) {
+        if (config.format === 'otlp') notePartialSuccess(outcome.body, records.length);
+        metrics.delivered.inc({ sink: 'webhook' }, records.filter((d) => !d.marker).length);
+        return;
+      }
+      if (outcome.kind === 'response' && outcome.status === 413) {
+        if (records.length > 1) {
+          const half = Math.ceil(records.length / 2);
+          log.warn(
+            { sink: 'webhook', records: records.length },
+            'receiver answered 413: halving the request',
+          );
+          await send(records.slice(0, half));
+          await send(records.slice(half));
+          return;
+        }
+        await deadLetterRequest(
+          records,
+          413,
+          'a single record is too large for the receiver',
+          outcome.body,
+        );
+        return;
+      }
+      const retryable = outcome.kind === 'error' || spec.retryable(outcome.status);
+      if (!retryable || (config.maxRetries > 0 && attempt >= config.maxRetries)) {
+        const status = outcome.kind === 'response' ? outcome.status : undefined;
+        const reason = outcome.kind === 'error' ? outcome.error : `HTTP ${outcome.status}`;
+        await deadLetterRequest(
+          records,
+          status,
+          retryable ? `${reason} after ${attempt + 1} attempts` : reason,
+          outcome.kind === 'response' ? outcome.body : '',
+        );
+        return;
+      }
+      const cls =
+        outcome.kind === 'error' ? (outcome.timeout ? 'timeout' : 'network') : outcome.status;
+      metrics.retries.inc({ sink: 'webhook', status_class: statusClass(cls) });
+      const delay =
+        (outcome.kind === 'response'
+          ? retryAfterMs(outcome.headers['retry-after'], config.maxBackoffMs)
+          : undefined) ?? backoffMs(attempt, config.maxBackoffMs, deps.random);
+      if (attempt === 0 || attempt % 10 === 0) {
+        log.warn(
+          {
+            sink: 'webhook',
+            url: target,
+            attempt: attempt + 1,
+            status: outcome.kind === 'response' ? outcome.status : outcome.error,
+            retryInMs: delay,
+          },
+          'webhook delivery failed; retrying (the reader waits)',
+        );
+      }
+      await sleep(delay);
+    }
+  }
+
+  function notePartialSuccess(body: string, sent: number): void {
+    try {
+      const rejected = Number(
+        (JSON.parse(body) as { partialSuccess?: { rejectedLogRecords?: unknown } }).partialSuccess
+          ?.rejectedLogRecords ?? 0,
+      );
+      if (rejected > 0) {
+        metrics.deadLettered.inc({ stage: 'otlp_partial' }, rejected);
+        log.warn(
+          { sink: 'webhook', rejected, sent },
+          'OTLP receiver rejected some log records (partial success; not retried)',
+        );
+      }
+    } catch {
+      /* an empty or non-JSON 2xx body is a full success */
+    }
+  }
+
+  return {
+    name: 'webhook',
+    async write(batch) {
+      const records = spec.markers ? batch : batch.filter((d) => !d.marker);
+      for (const req of splitBatches(
+        records,
+        spec.perRequest ?? config.batchMaxRecords,
+        config.batchMaxBytes,
+      )) {
+        await send(req);
+      }
+    },
+    interrupt() {
+      interrupted = true;
+      wake?.();
+    },
+    close() {
+      closed ??= Promise.resolve().then(() => client.close());
+      return closed;
+    },
+  };
+}
