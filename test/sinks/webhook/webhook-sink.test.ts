@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HTTP } from 'cloudevents';
+import { HTTP, type CloudEvent } from 'cloudevents';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDeadLetter } from '../../../src/dead-letter.ts';
 import { encodeExportMsg } from '../../../src/protocol/encode.ts';
@@ -242,7 +242,7 @@ describe('webhook sink', () => {
       headers: receiver.received[0]!.headers as Record<string, string>,
       body: receiver.received[0]!.body,
     });
-    const one = Array.isArray(ev) ? ev[0]! : ev;
+    const one = (Array.isArray(ev) ? ev[0]! : ev) as CloudEvent<unknown>;
     expect(one).toMatchObject({
       specversion: '1.0',
       id: 'c/r/2',
