@@ -1,0 +1,75 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.ts';
+import { startReceiver } from '../helpers/receiver.ts';
+import { auditIdOf, writeCompletedRun } from '../helpers/runs.ts';
+import { makeTmpDir, waitFor } from '../helpers/tmp.ts';
+
+describe('reader → webhook across an outage and a SIGKILL', () => {
+  let tmp: Awaited<ReturnType<typeof makeTmpDir>>;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  beforeEach(async () => {
+    tmp = await makeTmpDir();
+  });
+  afterEach(async () => {
+    await receiver?.close();
+    await tmp.cleanup();
+  });
+
+  it('delivers every record at least once, in order; after SIGKILL only the in-flight request repeats, with the same ids', async () => {
+    receiver = await startReceiver();
+    const root = join(tmp.dir, 'topics');
+    await mkdir(root);
+    for (let i = 0; i < 3; i++) await writeCompletedRun(root, 'c', auditIdOf(i), 100, 1000 + i);
+    const args = [
+      'read',
+      '--http-port',
+      '0',
+      '--root',
+      root,
+      '--state-dir',
+      join(tmp.dir, 'state'),
+      '--sink',
+      'webhook',
+      '--webhook-url',
+      `${receiver.url}/in`,
+      '--webhook-batch-max-records',
+      '40',
+      '--batch-max-records',
+      '40',
+      '--webhook-max-backoff',
+      '50ms',
+    ];
+    // The receiver is down (503) after the first two requests: the reader must wait.
+    let served = 0;
+    receiver.setDecider(() => (served++ < 2 ? { status: 200 } : { status: 503 }));
+    const first = runCli(args);
+    await waitFor(() => receiver.received.length >= 6, 'retries during the outage');
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const inFlight = receiver.received.at(-1)!.headers['idempotency-key'];
+    receiver.setDecider(() => ({ status: 200 }));
+    const before = receiver.received.length;
+    const second = runCli(args);
+    const ids = () =>
+      receiver.received
+        .filter((_, i) => i < 2 || i >= before)
+        .flatMap((r) => r.body.split('\n').filter(Boolean))
+        .map((l) => `${JSON.parse(l).id}/${JSON.parse(l).resourceName}`);
+    await waitFor(() => new Set(ids()).size === 300, 'all 300 records');
+    second.child.kill('SIGTERM');
+    expect((await second.exited).code).toBe(0);
+    // The first request after restart is the one that was in flight: same key, same records.
+    expect(receiver.received[before]!.headers['idempotency-key']).toBe(inFlight);
+    expect(ids()).toHaveLength(300);
+    const order = ids();
+    expect(order).toEqual(
+      [...order].sort((a, b) => {
+        const [ia, na] = a.split('/');
+        const [ib, nb] = b.split('/');
+        return ia! < ib! ? -1 : ia! > ib! ? 1 : Number(na!.slice(4)) - Number(nb!.slice(4));
+      }),
+    );
+  });
+});
