@@ -122,6 +122,11 @@ function stringList(a: readonly string[]): string | undefined {
  * ```
  */
 export function encodeExportMsg(m: ExportMsg): string {
+  return fastEncode(m) ?? exactEncode(m);
+}
+
+/** The field-by-field encoder: exact in every case, the reference for the fast path. */
+function exactEncode(m: ExportMsg): string {
   let out = '{';
   const put = (key: string, encoded: string | undefined) => {
     if (encoded === undefined) return;
@@ -156,4 +161,81 @@ export function encodeExportMsg(m: ExportMsg): string {
   // A pointer in Go (*bool, omitempty): absent stays absent, an explicit false is written.
   if (typeof m.dryRun === 'boolean') put('dryRun', m.dryRun ? 'true' : 'false');
   return out + '}';
+}
+
+/** Set when a value needs the exact encoder (integer-like keys, -0, non-finite numbers …). */
+let needsExact = false;
+const INDEX_KEY = /^(?:0|[1-9]\d*)$/;
+
+/** A copy with object keys in Go's order, or flags `needsExact`. */
+function ordered(v: unknown, depth: number): unknown {
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v) || Object.is(v, -0)) needsExact = true;
+    return v;
+  }
+  if (typeof v !== 'object' || v === null) {
+    if (v !== null && typeof v !== 'string' && typeof v !== 'boolean') needsExact = true;
+    return v;
+  }
+  if (depth > 1000) {
+    needsExact = true;
+    return null;
+  }
+  if (Array.isArray(v)) return v.map((e) => ordered(e, depth + 1));
+  const keys = Object.keys(v);
+  if (keys.length > 1) keys.sort(byCodePoint);
+  const out: Record<string, unknown> = {};
+  for (const k of keys) {
+    // JS objects list integer-like keys first, whatever the insertion order.
+    if (INDEX_KEY.test(k)) needsExact = true;
+    out[k] = ordered((v as Record<string, unknown>)[k], depth + 1);
+  }
+  return out;
+}
+
+/**
+ * The common case in one JSON.stringify: an object built in Go's field order with sorted
+ * maps, then Go's extra escapes applied to the whole text (`<`, `>`, `&`, U+2028/9 can only
+ * occur inside strings). Returns undefined when the exact encoder must decide (lone
+ * surrogates, integer-like map keys, -0, values JSON cannot hold).
+ */
+function fastEncode(m: ExportMsg): string | undefined {
+  needsExact = false;
+  const o: Record<string, unknown> = {};
+  if (m.id) o.id = m.id;
+  if (m.details !== undefined && m.details !== null) o.details = ordered(m.details, 0);
+  if (m.eventType) o.eventType = m.eventType;
+  if (m.group) o.group = m.group;
+  if (m.version) o.version = m.version;
+  if (m.kind) o.kind = m.kind;
+  if (m.name) o.name = m.name;
+  if (m.namespace) o.namespace = m.namespace;
+  if (m.message) o.message = m.message;
+  if (m.enforcementAction) o.enforcementAction = m.enforcementAction;
+  if (m.enforcementActions?.length) o.enforcementActions = m.enforcementActions;
+  if (m.constraintAnnotations && Object.keys(m.constraintAnnotations).length) {
+    o.constraintAnnotations = ordered(m.constraintAnnotations, 0);
+  }
+  if (m.resourceGroup) o.resourceGroup = m.resourceGroup;
+  if (m.resourceAPIVersion) o.resourceAPIVersion = m.resourceAPIVersion;
+  if (m.resourceKind) o.resourceKind = m.resourceKind;
+  if (m.resourceNamespace) o.resourceNamespace = m.resourceNamespace;
+  if (m.resourceName) o.resourceName = m.resourceName;
+  if (m.resourceLabels && Object.keys(m.resourceLabels).length) {
+    o.resourceLabels = ordered(m.resourceLabels, 0);
+  }
+  if (m.timestamp) o.timestamp = m.timestamp;
+  if (m.operation) o.operation = m.operation;
+  if (m.requestResource) o.requestResource = m.requestResource;
+  if (m.requestSubresource) o.requestSubresource = m.requestSubresource;
+  if (m.requestUsername) o.requestUsername = m.requestUsername;
+  if (m.requestUserUID) o.requestUserUID = m.requestUserUID;
+  if (m.requestUserGroups?.length) o.requestUserGroups = m.requestUserGroups;
+  if (typeof m.dryRun === 'boolean') o.dryRun = m.dryRun;
+  if (needsExact) return undefined;
+  const text = JSON.stringify(o);
+  // JSON.stringify writes a lone surrogate as \udXXX; Go writes U+FFFD. (A false alarm from
+  // an escaped backslash followed by "ud" only costs the exact path.)
+  if (text.includes('\\ud') || text.includes('\\uD')) return undefined;
+  return HTML.test(text) ? text.replace(HTML_ALL, (c) => HTML_ESC[c]!) : text;
 }
