@@ -157,11 +157,22 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       }
       present.add(f.ino);
       let r = ch.runs.get(f.ino);
+      if (r && r.delivered && !r.fh && (r.run !== f.run || r.size !== f.size)) {
+        // The inode of a delivered, closed file was reused by a new file (it was deleted and
+        // another created between two scans): a new run.
+        forget(ch, r);
+        r = undefined;
+      }
       if (!r) {
         r = newRunState(ch.name, f, now);
         const saved = store.get(runKey(r));
-        if (saved?.done) r.delivered = true;
-        else metrics.runsPushed.inc();
+        if (saved && saved.offset > f.size) {
+          // Shorter than what was delivered: not the file the checkpoint describes.
+          store.delete(runKey(r));
+        } else if (saved?.done && saved.offset === f.size) {
+          r.delivered = true;
+        }
+        if (!r.delivered) metrics.runsPushed.inc();
         ch.runs.set(f.ino, r);
       }
       r.name = f.name;
