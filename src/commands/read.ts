@@ -1,4 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { dirname, join } from 'node:path';
+import type { ConnectionSettings } from '../kube/connection.ts';
 import { createDeadLetter } from '../dead-letter.ts';
 import { createFanout } from '../sinks/fanout.ts';
 import type { Sink } from '../sinks/sink.ts';
@@ -44,6 +46,24 @@ export function registerRead(program: Command): void {
       }),
   );
   for (const o of webhookOptions()) cmd.addOption(o);
+  cmd.addOption(
+    new Option(
+      '--connection <name>',
+      'read path and maxAuditResults from this Gatekeeper Connection',
+    ).env('GK_EXPORT_CONNECTION'),
+  );
+  cmd.addOption(
+    new Option(
+      '--connection-namespace <ns>',
+      'namespace of the Connection (default: $POD_NAMESPACE, else gatekeeper-system)',
+    ).env('GK_EXPORT_CONNECTION_NAMESPACE'),
+  );
+  cmd.addOption(
+    new Option(
+      '--kubeconfig <path>',
+      'kubeconfig file (default: in-cluster, else $KUBECONFIG)',
+    ).env('KUBECONFIG'),
+  );
   cmd.addOption(new Option('--check-config', 'validate the configuration, print it and exit'));
   cmd.action(async (opts: Record<string, unknown>) => {
     let config: ReaderConfig;
@@ -103,7 +123,14 @@ export function registerRead(program: Command): void {
           telemetry,
         });
       }
-      await runReader(config, { sink, telemetry }, ac.signal);
+      await runWithConnection(
+        config,
+        opts,
+        cmd,
+        telemetry,
+        (c, signal) => runReader(c, { sink, telemetry }, signal),
+        ac.signal,
+      );
     } catch (err) {
       if (isGkExportError(err, 'ERR_SINK_INTERRUPTED') && ac.signal.aborted) {
         // Stopped while a receiver was down: nothing was acknowledged, the checkpoint stands.
@@ -118,4 +145,69 @@ export function registerRead(program: Command): void {
       await server?.close();
     }
   });
+}
+
+/**
+ * Runs the reader; with `--connection`, first applies the Connection's settings (where no
+ * flag or env var set them), then watches it and restarts the reader gracefully (in-flight
+ * batch finished, checkpoint saved) when they change.
+ */
+async function runWithConnection(
+  base: ReaderConfig,
+  opts: Record<string, unknown>,
+  cmd: Command,
+  telemetry: ReturnType<typeof createTelemetry>,
+  run: (c: ReaderConfig, signal: AbortSignal) => Promise<void>,
+  signal: AbortSignal,
+): Promise<void> {
+  const name = opts.connection as string | undefined;
+  if (!name) return run(base, signal);
+  const { loadConnection, watchConnection } = await import('../kube/connection.ts');
+  const ref = {
+    name,
+    namespace:
+      (opts.connectionNamespace as string | undefined) ||
+      process.env.POD_NAMESPACE ||
+      'gatekeeper-system',
+    kubeconfigPath: opts.kubeconfig as string | undefined,
+    telemetry,
+  };
+  const fromFlags = (key: string) =>
+    cmd.getOptionValueSource(key) !== 'default' && cmd.getOptionValueSource(key) !== undefined;
+  const apply = (s: ConnectionSettings | undefined): ReaderConfig => {
+    if (!s) return base;
+    const root = s.root && !fromFlags('root') ? s.root : base.root;
+    return {
+      ...base,
+      root,
+      stateDir: fromFlags('stateDir') ? base.stateDir : join(dirname(root), '.gk-export-state'),
+      maxAuditResults:
+        s.maxAuditResults !== undefined && !fromFlags('maxAuditResults')
+          ? s.maxAuditResults
+          : base.maxAuditResults,
+    };
+  };
+  const initial = await loadConnection(ref);
+  let config = apply(initial);
+  if (!initial) return run(config, signal);
+  let restart: AbortController | undefined;
+  const stop = await watchConnection(ref, initial, (s) => {
+    const next = apply(s);
+    if (next.root === config.root && next.maxAuditResults === config.maxAuditResults) return;
+    telemetry.log.info(
+      { root: next.root, maxAuditResults: next.maxAuditResults },
+      'Connection changed: restarting the reader',
+    );
+    config = next;
+    restart?.abort();
+  });
+  try {
+    while (!signal.aborted) {
+      restart = new AbortController();
+      const both = AbortSignal.any([signal, restart.signal]);
+      await run(config, both);
+    }
+  } finally {
+    stop();
+  }
 }
