@@ -1,3 +1,4 @@
+import type * as K8s from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Telemetry } from '../telemetry/index.ts';
 
@@ -132,7 +133,7 @@ export async function loadConnection(ref: ConnectionRef): Promise<ConnectionSett
 
 async function fromConfigMap(
   kc: KubeConfig,
-  k8s: typeof import('@kubernetes/client-node'),
+  k8s: typeof K8s,
   ref: ConnectionRef,
 ): Promise<ConnectionSettings | string> {
   try {
