@@ -2,6 +2,8 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { dirname, join } from 'node:path';
 import type { ConnectionSettings } from '../kube/connection.ts';
 import { createDeadLetter } from '../dead-letter.ts';
+import { apiserverAuditOptions, resolveSources } from '../reader/apiserver-audit/options.ts';
+import { createApiserverAuditSource } from '../reader/apiserver-audit/source.ts';
 import { createFanout } from '../sinks/fanout.ts';
 import type { Sink } from '../sinks/sink.ts';
 import {
@@ -46,6 +48,7 @@ export function registerRead(program: Command): void {
       }),
   );
   for (const o of webhookOptions()) cmd.addOption(o);
+  for (const o of apiserverAuditOptions()) cmd.addOption(o);
   cmd.addOption(
     new Option(
       '--connection <name>',
@@ -68,10 +71,12 @@ export function registerRead(program: Command): void {
   cmd.action(async (opts: Record<string, unknown>) => {
     let config: ReaderConfig;
     let webhook: WebhookConfig | undefined;
+    let selected: ReturnType<typeof resolveSources>;
     const sinks = (opts.sink as string[] | undefined) ?? ['stdout'];
     try {
       config = resolveReaderConfig(opts);
       if (sinks.includes('webhook')) webhook = resolveWebhookConfig(opts);
+      selected = resolveSources(opts);
     } catch (err) {
       if (!isGkExportError(err)) throw err;
       process.stderr.write(`gk-export read: ${err.message}\n`);
@@ -80,7 +85,16 @@ export function registerRead(program: Command): void {
     }
     if (opts.checkConfig) {
       const shown = webhook ? { ...webhook, url: redactUrl(webhook.url) } : undefined;
-      process.stdout.write(JSON.stringify({ ok: true, config, sinks, webhook: shown }) + '\n');
+      process.stdout.write(
+        JSON.stringify({
+          ok: true,
+          config,
+          sinks,
+          webhook: shown,
+          sources: selected.sources,
+          apiserverAudit: selected.apiserverAudit,
+        }) + '\n',
+      );
       return;
     }
     const telemetry = createTelemetry({ level: config.logLevel, defaults: true });
@@ -128,7 +142,30 @@ export function registerRead(program: Command): void {
         opts,
         cmd,
         telemetry,
-        (c, signal) => runReader(c, { sink, telemetry }, signal),
+        (c, signal) =>
+          runReader(
+            c,
+            {
+              sink,
+              telemetry,
+              diskExport: selected.sources.includes('disk-export'),
+              extraSources: ({ store, deadLetter }) =>
+                selected.apiserverAudit
+                  ? [
+                      createApiserverAuditSource({
+                        ...selected.apiserverAudit,
+                        maxRecordBytes: c.maxRecordBytes,
+                        batchMaxLines: c.batchMaxLines,
+                        pollIntervalMs: c.intervalMs,
+                        store,
+                        telemetry,
+                        deadLetter,
+                      }),
+                    ]
+                  : [],
+            },
+            signal,
+          ),
         ac.signal,
       );
     } catch (err) {

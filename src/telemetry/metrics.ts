@@ -121,6 +121,12 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       help: 'Checkpoint writes that failed',
       registers,
     }),
+    auditEventsSkipped: new Counter({
+      name: 'gk_export_apiserver_audit_events_skipped_total',
+      help: 'API-server audit events that are not Gatekeeper denials, by reason',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
     filesDeleted: new Counter({
       name: 'gk_export_files_deleted_total',
       help: 'Files deleted after delivery, by reason',

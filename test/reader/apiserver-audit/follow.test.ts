@@ -1,0 +1,125 @@
+import { appendFile, copyFile, rename, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createApiserverAuditSource } from '../../../src/reader/apiserver-audit/source.ts';
+import { runReader } from '../../../src/reader/index.ts';
+import { resolveReaderConfig } from '../../../src/reader/options.ts';
+import { allowedEvent, auditEvent } from '../../helpers/audit-events.ts';
+import { capturingTelemetry, collectingSink } from '../../helpers/reader.ts';
+import { makeTmpDir, waitFor } from '../../helpers/tmp.ts';
+
+const line = (ev: Record<string, unknown>) => JSON.stringify(ev) + '\n';
+
+describe('API-server audit log source', () => {
+  let tmp: Awaited<ReturnType<typeof makeTmpDir>>;
+  let log: string;
+  const stops: (() => Promise<void>)[] = [];
+  beforeEach(async () => {
+    tmp = await makeTmpDir();
+    log = join(tmp.dir, 'audit.log');
+  });
+  afterEach(async () => {
+    for (const s of stops.splice(0)) await s();
+    await tmp.cleanup();
+  });
+
+  function start(startAt: 'beginning' | 'end' = 'beginning') {
+    const c = collectingSink();
+    const telemetry = capturingTelemetry();
+    const config = resolveReaderConfig({
+      root: join(tmp.dir, 'topics'),
+      stateDir: join(tmp.dir, 'state'),
+      pollInterval: 50,
+    });
+    const ac = new AbortController();
+    const done = runReader(
+      config,
+      {
+        sink: c.sink,
+        telemetry,
+        diskExport: false,
+        extraSources: ({ store, deadLetter }) => [
+          createApiserverAuditSource({
+            path: log,
+            start: startAt,
+            webhookName: 'validation.gatekeeper.sh',
+            maxRecordBytes: 1 << 20,
+            batchMaxLines: 50,
+            pollIntervalMs: 50,
+            store,
+            telemetry,
+            deadLetter,
+          }),
+        ],
+      },
+      ac.signal,
+    );
+    const stop = async () => {
+      ac.abort();
+      await done;
+    };
+    stops.push(stop);
+    return { c, telemetry, stop, names: () => c.got.map((d) => d.msg.resourceName) };
+  }
+
+  it('delivers denials from the start, skips the rest, and follows appends', async () => {
+    await writeFile(log, line(auditEvent(1)) + line(allowedEvent(2)) + line(auditEvent(3)));
+    const r = start();
+    await waitFor(() => r.c.got.length === 2, 'two denials');
+    await appendFile(log, line(auditEvent(4)));
+    await waitFor(() => r.c.got.length === 3, 'the appended denial');
+    expect(r.names()).toEqual(['app1-project', 'app3-project', 'app4-project']);
+    expect(r.c.got[0]!.key).toMatch(/^apiserver-audit\/[0-9a-f]{16}\/1#0$/);
+  });
+
+  it('starts at the end of a file never seen when asked', async () => {
+    await writeFile(log, line(auditEvent(1)));
+    const r = start('end');
+    await new Promise((res) => setTimeout(res, 200));
+    await appendFile(log, line(auditEvent(2)));
+    await waitFor(() => r.c.got.length === 1, 'the new denial');
+    expect(r.names()).toEqual(['app2-project']);
+  });
+
+  it('follows rotation by rename while lines are appended, without loss or repeat', async () => {
+    await writeFile(log, line(auditEvent(0)));
+    const r = start();
+    let n = 1;
+    for (let rot = 0; rot < 3; rot++) {
+      for (let k = 0; k < 40; k++) await appendFile(log, line(auditEvent(n++)));
+      await rename(log, join(tmp.dir, `audit-${rot}.log`));
+      // Like the API server (or logrotate): rename, then a new file at the same path.
+      await writeFile(log, line(auditEvent(n++)));
+    }
+    await waitFor(() => r.c.got.length === n, `${n} denials`, 20_000);
+    expect(r.names()).toEqual(Array.from({ length: n }, (_, i) => `app${i}-project`));
+  });
+
+  it('starts over on copy-truncate', async () => {
+    await writeFile(log, line(auditEvent(0)) + line(auditEvent(1)));
+    const r = start();
+    await waitFor(() => r.c.got.length === 2, 'first lines');
+    await copyFile(log, join(tmp.dir, 'audit.log.1'));
+    await truncate(log, 0);
+    await appendFile(log, line(auditEvent(2)));
+    await waitFor(() => r.c.got.length === 3, 'the line after truncation');
+    expect(r.names()).toEqual(['app0-project', 'app1-project', 'app2-project']);
+  });
+
+  it('resumes after a restart in the middle of a rotated file, without loss or repeat', async () => {
+    await writeFile(log, Array.from({ length: 30 }, (_, i) => line(auditEvent(i))).join(''));
+    const first = start();
+    await waitFor(() => first.c.got.length === 30, 'first 30');
+    await first.stop();
+    // While stopped: more lines, then a rotation and a new file.
+    await appendFile(log, Array.from({ length: 10 }, (_, i) => line(auditEvent(30 + i))).join(''));
+    await rename(log, join(tmp.dir, 'audit-old.log'));
+    await writeFile(log, line(auditEvent(40)));
+    const second = start();
+    await waitFor(
+      () => second.c.got.length === 11,
+      'the rest of the rotated file and the new file',
+    );
+    expect(second.names()).toEqual(Array.from({ length: 11 }, (_, i) => `app${30 + i}-project`));
+  });
+});
