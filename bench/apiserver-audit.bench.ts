@@ -32,7 +32,22 @@ try {
   let t = performance.now();
   const child = spawn(
     NODE,
-    [CLI, 'read', '--http-port', '0', '--source', 'apiserver-audit', '--audit-log', log, '--audit-log-start', 'beginning', '--root', join(dir, 'none'), '--state-dir', join(dir, 's1')],
+    [
+      CLI,
+      'read',
+      '--http-port',
+      '0',
+      '--source',
+      'apiserver-audit',
+      '--audit-log',
+      log,
+      '--audit-log-start',
+      'beginning',
+      '--root',
+      join(dir, 'none'),
+      '--state-dir',
+      join(dir, 's1'),
+    ],
     { stdio: ['ignore', 'pipe', 'ignore'] },
   );
   let lines = 0;
@@ -56,10 +71,16 @@ try {
   await disk.stop();
 
   const ratio = diskS / auditS;
-  console.log(`audit log: ${n} events (${denials} denials) in ${auditS.toFixed(2)} s = ${(n / auditS).toFixed(0)} events/s`);
-  console.log(`disk export: ${n} lines in ${diskS.toFixed(2)} s = ${(n / diskS).toFixed(0)} lines/s`);
+  console.log(
+    `audit log: ${n} events (${denials} denials) in ${auditS.toFixed(2)} s = ${(n / auditS).toFixed(0)} events/s`,
+  );
+  console.log(
+    `disk export: ${n} lines in ${diskS.toFixed(2)} s = ${(n / diskS).toFixed(0)} lines/s`,
+  );
   console.log(`audit-log / disk-export events/s: ${ratio.toFixed(2)} (target ≥ 0.5)`);
-  console.log(JSON.stringify({ bench: 'apiserver-audit', events: n, denials, auditS, diskS, ratio }));
+  console.log(
+    JSON.stringify({ bench: 'apiserver-audit', events: n, denials, auditS, diskS, ratio }),
+  );
 } finally {
   await rm(dir, { recursive: true, force: true });
 }
