@@ -23,7 +23,18 @@ export function createPipeline(opts: {
 }): Deliver {
   const { sink, store, filter } = opts;
   const { metrics } = opts.telemetry;
-  return async function deliver(batch, after) {
+  // One batch in flight across all sources and channels: a crash repeats at most that one.
+  let queue: Promise<unknown> = Promise.resolve();
+  return function deliver(batch, after) {
+    const turn = queue.then(() => deliverNow(batch, after));
+    queue = turn.catch(() => undefined);
+    return turn;
+  };
+
+  async function deliverNow(
+    batch: readonly Delivery[],
+    after: Parameters<Deliver>[1],
+  ): Promise<void> {
     const kept = filter(batch);
     if (kept.length > 0) {
       const stop = metrics.sinkRequestSeconds.startTimer({ sink: sink.name });
@@ -39,5 +50,5 @@ export function createPipeline(opts: {
       metrics.checkpointFailures.inc();
       throw err;
     }
-  };
+  }
 }
