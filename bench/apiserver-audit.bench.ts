@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { allowedEvent, auditEvent } from '../test/helpers/audit-events.ts';
-import { CLI, NODE, startReader, writeRun } from './lib.ts';
+import { CLI, NODE, NODE_FLAGS, startReader, writeRun } from './lib.ts';
 
 const n = Math.round(1_000_000 * Number(process.env.BENCH_SCALE ?? 1));
 const dir = await mkdtemp(join(tmpdir(), 'gk-export-bench-audit-'));

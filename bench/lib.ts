@@ -9,6 +9,8 @@ import type { ExportMsg } from '../src/protocol/record.ts';
 
 export const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 export const NODE = process.execPath;
+/** How the image runs the CLI (Dockerfile ENTRYPOINT, the bin's shebang). */
+export const NODE_FLAGS = ['--max-semi-space-size=2'];
 
 export function record(id: string, i: number): ExportMsg {
   const kinds = ['K8sRequiredLabels', 'K8sAllowedRepos', 'K8sContainerLimits'];
@@ -61,7 +63,7 @@ export async function peakRssMiB(pid: number): Promise<number> {
 
 /** Starts the reader with stdout to a callback per line (or /dev/null); waits on stderr logs. */
 export function startReader(args: string[], onLine?: (line: string, t: number) => void) {
-  const child = spawn(NODE, [CLI, 'read', '--http-port', '0', ...args], {
+  const child = spawn(NODE, [...NODE_FLAGS, CLI, 'read', '--http-port', '0', ...args], {
     stdio: ['ignore', onLine ? 'pipe' : 'ignore', 'pipe'],
   });
   let delivered = 0;

@@ -1,4 +1,6 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
+// A small young generation: the reader streams through short-lived buffers, and V8's default
+// semi-spaces would hold ~100 MiB of that garbage. The image's ENTRYPOINT sets the same flag.
 import { CommanderError } from 'commander';
 import { buildProgram } from './program.ts';
 

@@ -181,15 +181,36 @@ function ordered(v: unknown, depth: number): unknown {
     needsExact = true;
     return null;
   }
-  if (Array.isArray(v)) return v.map((e) => ordered(e, depth + 1));
-  const keys = Object.keys(v);
-  if (keys.length > 1) keys.sort(byCodePoint);
-  const out: Record<string, unknown> = {};
-  for (const k of keys) {
-    // JS objects list integer-like keys first, whatever the insertion order.
-    if (INDEX_KEY.test(k)) needsExact = true;
-    out[k] = ordered((v as Record<string, unknown>)[k], depth + 1);
+  if (Array.isArray(v)) {
+    // Copy only when an element changes (most arrays hold strings).
+    let out: unknown[] | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const e = ordered(v[i], depth + 1);
+      if (e !== v[i]) (out ??= v.slice())[i] = e;
+    }
+    return out ?? v;
   }
+  const keys = Object.keys(v);
+  let sorted = true;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    if (INDEX_KEY.test(k)) needsExact = true;
+    if (i > 0 && byCodePoint(keys[i - 1]!, k) > 0) sorted = false;
+  }
+  if (sorted) {
+    // Already in Go's order (as Gatekeeper's own output is): reuse it unless a value changes.
+    let out: Record<string, unknown> | undefined;
+    for (const k of keys) {
+      const x = (v as Record<string, unknown>)[k];
+      const e = ordered(x, depth + 1);
+      if (e !== x) (out ??= { ...(v as Record<string, unknown>) })[k] = e;
+    }
+    return out ?? v;
+  }
+  keys.sort(byCodePoint);
+  const out: Record<string, unknown> = {};
+  // (Integer-like keys, which JS objects list first whatever the order, were flagged above.)
+  for (const k of keys) out[k] = ordered((v as Record<string, unknown>)[k], depth + 1);
   return out;
 }
 

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { parseByteSize } from '../../byte-size.ts';
 import { parseDuration } from '../../duration.ts';
 import { GkExportError, isGkExportError } from '../../errors.ts';
+import { parseBool } from '../../reader/options.ts';
 import { WEBHOOK_FORMATS, type WebhookFormat } from './formats.ts';
 
 /** Resolved webhook sink configuration. */
@@ -92,7 +93,10 @@ export function webhookOptions(): Option[] {
     env(new Option('--webhook-timeout <duration>', 'per request'), 'WEBHOOK_TIMEOUT')
       .default(10_000, '10s')
       .argParser(wrap(parseDuration)),
-    env(new Option('--webhook-gzip', 'gzip request bodies'), 'WEBHOOK_GZIP'),
+    env(new Option('--webhook-gzip [bool]', 'gzip request bodies'), 'WEBHOOK_GZIP')
+      .preset(true)
+      .default(false)
+      .argParser(parseBool),
     env(
       new Option('--webhook-max-backoff <duration>', 'cap of the retry backoff'),
       'WEBHOOK_MAX_BACKOFF',
