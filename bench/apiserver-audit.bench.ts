@@ -33,6 +33,7 @@ try {
   const child = spawn(
     NODE,
     [
+      ...NODE_FLAGS,
       CLI,
       'read',
       '--http-port',

@@ -110,9 +110,14 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     );
   }
 
-  async function ensureOpen(ch: Channel, r: RunState): Promise<void> {
+  /**
+   * Opens a run file if it is not open yet. Beyond --max-open-files only the run a channel
+   * is about to deliver is opened (`now`), so the limit can be exceeded by one per channel
+   * but delivery never waits for a descriptor.
+   */
+  async function ensureOpen(ch: Channel, r: RunState, now = false): Promise<void> {
     if (r.fh || r.delivered || r.gone) return;
-    if (openFiles >= opts.maxOpenFiles) return;
+    if (openFiles >= opts.maxOpenFiles && !now) return;
     openFiles += 1;
     const res = await openRunFile(ch.dir, r);
     if ('failure' in res) {
@@ -145,7 +150,24 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   }
 
   async function scan(ch: Channel): Promise<void> {
-    const files = await scanChannel(ch.dir);
+    // Completed files do not change: only new names and open runs need an lstat (a backlog
+    // of thousands of runs would otherwise be lstat'ed again at every event).
+    const known = new Map<string, ScannedFile>();
+    for (const r of ch.runs.values()) {
+      if (r.phase === 'complete' && !r.gone) {
+        const state = r.kind === 'admission' ? 'admission-complete' : 'audit-complete';
+        known.set(r.name, {
+          name: r.name,
+          state,
+          run: r.run,
+          type: 'file',
+          ino: r.ino,
+          size: r.size,
+          mtimeMs: r.mtimeMs,
+        });
+      }
+    }
+    const files = await scanChannel(ch.dir, (name) => known.get(name));
     const now = Date.now();
     const present = new Set<string>();
     for (const f of files ?? []) {
@@ -307,7 +329,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
 
   /** Delivers what is available of a run. Returns false when it had nothing to do. */
   async function pump(ch: Channel, r: RunState): Promise<boolean> {
-    await ensureOpen(ch, r);
+    await ensureOpen(ch, r, true);
     if (!r.fh) return false;
     if (!r.reader) {
       const saved = store.get(runKey(r));

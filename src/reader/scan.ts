@@ -62,7 +62,11 @@ export async function listChannels(root: string): Promise<string[]> {
  * const files = await scanChannel('/tmp/violations/topics/audit-channel');
  * ```
  */
-export async function scanChannel(dir: string): Promise<ScannedFile[] | undefined> {
+export async function scanChannel(
+  dir: string,
+  /** Entries the caller already knows and that cannot have changed (complete runs): no lstat. */
+  known: (name: string) => ScannedFile | undefined = () => undefined,
+): Promise<ScannedFile[] | undefined> {
   let names: string[];
   try {
     names = await readdir(dir);
@@ -76,6 +80,11 @@ export async function scanChannel(dir: string): Promise<ScannedFile[] | undefine
     names.map(async (name) => {
       const { state, run } = classifyFileName(name);
       if (state === 'not-ours' || state === 'deleting') return;
+      const cached = known(name);
+      if (cached) {
+        out.push(cached);
+        return;
+      }
       try {
         const st = await lstat(join(dir, name), { bigint: true });
         out.push({
