@@ -51,6 +51,8 @@ interface Channel {
   resolveWait?: () => void;
   scanning?: Promise<void>;
   rescan: boolean;
+  /** The next scan lstats every entry (set by the periodic rescan). */
+  fullScan: boolean;
   loop?: Promise<void>;
 }
 
@@ -88,6 +90,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
         reported: new Set(),
         woken: false,
         rescan: false,
+        fullScan: true,
       };
       channels.set(name, ch);
       ch.loop = deliveryLoop(ch);
@@ -152,9 +155,12 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   async function scan(ch: Channel): Promise<void> {
     // Completed files do not change: only new names and open runs need an lstat (a backlog
     // of thousands of runs would otherwise be lstat'ed again at every event).
+    // The periodic rescan (full) still lstats everything, so a replaced file is found.
+    const full = ch.fullScan;
+    ch.fullScan = false;
     const known = new Map<string, ScannedFile>();
-    for (const r of ch.runs.values()) {
-      if (r.phase === 'complete' && !r.gone) {
+    for (const r of full ? [] : ch.runs.values()) {
+      if (r.phase === 'complete' && r.delivered && !r.gone) {
         const state = r.kind === 'admission' ? 'admission-complete' : 'audit-complete';
         known.set(r.name, {
           name: r.name,
@@ -302,8 +308,11 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   }
 
   async function scanAll(): Promise<void> {
-    for (const name of await listChannels(opts.root)) requestScan(channel(name));
-    for (const ch of channels.values()) requestScan(ch);
+    for (const name of await listChannels(opts.root)) channel(name);
+    for (const ch of channels.values()) {
+      ch.fullScan = true;
+      requestScan(ch);
+    }
   }
 
   /** The next run to work on: completed runs oldest first, then open runs being followed. */
