@@ -90,6 +90,9 @@ describe('API-server audit log source', () => {
       await rename(log, join(tmp.dir, `audit-${rot}.log`));
       // Like the API server (or logrotate): rename, then a new file at the same path.
       await writeFile(log, line(auditEvent(n++)));
+      // Rotations are minutes apart in a cluster: the next one comes after this file is read.
+      const expected = n;
+      await waitFor(() => r.c.got.length === expected, `${expected} denials after rotation ${rot}`);
     }
     await waitFor(() => r.c.got.length === n, `${n} denials`, 20_000);
     expect(r.names()).toEqual(Array.from({ length: n }, (_, i) => `app${i}-project`));
