@@ -185,9 +185,10 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       }
       present.add(f.ino);
       let r = ch.runs.get(f.ino);
-      if (r && r.delivered && !r.fh && (r.run !== f.run || r.size !== f.size)) {
-        // The inode of a delivered, closed file was reused by a new file (it was deleted and
-        // another created between two scans): a new run.
+      if (r && r.delivered && !r.fh && r.run !== f.run) {
+        // The inode of a delivered, closed file was reused by a new run's file (deleted and
+        // created between two scans). Only a different run name says so: sizes can be stale,
+        // as a scan's lstat may predate a delivery that finished meanwhile.
         forget(ch, r);
         r = undefined;
       }
