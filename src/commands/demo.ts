@@ -3,22 +3,12 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseDuration } from '../duration.ts';
-import { isGkExportError } from '../errors.ts';
 import { startDemoAuditor } from '../demo/simulator.ts';
 import { runReader } from '../reader/index.ts';
-import { resolveReaderConfig } from '../reader/options.ts';
+import { optionParser, resolveReaderConfig } from '../reader/options.ts';
 import { createStdoutSink, rawFormat } from '../sinks/stdout.ts';
 import { createTelemetry } from '../telemetry/index.ts';
 import { createAuditLogger } from '../writer/audit-log.ts';
-
-function duration(v: string): number {
-  try {
-    return parseDuration(v);
-  } catch (err) {
-    if (isGkExportError(err)) throw new InvalidArgumentError(err.message);
-    throw err;
-  }
-}
 
 function count(v: string): number {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError('use a whole number (0 = until stopped)');
@@ -43,7 +33,7 @@ export function registerDemo(program: Command): void {
     .addOption(
       new Option('--interval <duration>', 'time between audits')
         .default(5000, '5s')
-        .argParser(duration),
+        .argParser(optionParser(parseDuration)),
     )
     .addOption(
       new Option('--runs <n>', 'audits to run (0 = until Ctrl-C)').default(0).argParser(count),

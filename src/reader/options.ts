@@ -38,7 +38,16 @@ export interface ReaderConfig {
   readonly httpPort: number;
 }
 
-function wrap<T>(parse: (v: string) => T): (v: string) => T {
+/**
+ * Turns a parser that throws GkExportError into a commander option parser (one-line
+ * "invalid argument" errors, exit code 2).
+ *
+ * @example
+ * ```ts
+ * new Option('--timeout <duration>').argParser(optionParser(parseDuration));
+ * ```
+ */
+export function optionParser<T>(parse: (v: string) => T): (v: string) => T {
   return (v) => {
     try {
       return parse(v);
@@ -133,7 +142,7 @@ export function readerOptions(): Option[] {
     new Option('--poll-interval <duration>', 'polling interval and rescan period')
       .env('GK_EXPORT_POLL_INTERVAL')
       .default(1000, '1s')
-      .argParser(wrap(parseDuration)),
+      .argParser(optionParser(parseDuration)),
     boolOption(
       '--follow-open',
       'stream runs while they are being written',
@@ -143,7 +152,7 @@ export function readerOptions(): Option[] {
     new Option('--abandon-after <duration>', 'an unlocked .txt idle this long is abandoned')
       .env('GK_EXPORT_ABANDON_AFTER')
       .default(600_000, '10m')
-      .argParser(wrap(parseDuration)),
+      .argParser(optionParser(parseDuration)),
     new Option('--max-open-files <n>', 'run files held open at once')
       .env('GK_EXPORT_MAX_OPEN_FILES')
       .default(256)
@@ -155,7 +164,7 @@ export function readerOptions(): Option[] {
     new Option('--max-record-bytes <size>', 'longest line accepted')
       .env('GK_EXPORT_MAX_RECORD_BYTES')
       .default(2 * 1024 * 1024, '2MiB')
-      .argParser(wrap(parseByteSize)),
+      .argParser(optionParser(parseByteSize)),
     new Option('--batch-max-records <n>', 'records read per batch')
       .env('GK_EXPORT_BATCH_MAX_RECORDS')
       .default(4096)
@@ -163,7 +172,7 @@ export function readerOptions(): Option[] {
     new Option('--batch-max-bytes <size>', 'bytes read per batch')
       .env('GK_EXPORT_BATCH_MAX_BYTES')
       .default(4 * 1024 * 1024, '4MiB')
-      .argParser(wrap(parseByteSize)),
+      .argParser(optionParser(parseByteSize)),
     new Option('--format <format>', 'stdout format: raw or gatekeeper-log')
       .env('GK_EXPORT_FORMAT')
       .default('raw')

@@ -2,8 +2,8 @@ import { InvalidArgumentError, Option } from 'commander';
 import { hostname } from 'node:os';
 import { parseByteSize } from '../../byte-size.ts';
 import { parseDuration } from '../../duration.ts';
-import { GkExportError, isGkExportError } from '../../errors.ts';
-import { parseBool } from '../../reader/options.ts';
+import { GkExportError } from '../../errors.ts';
+import { optionParser, parseBool } from '../../reader/options.ts';
 import { WEBHOOK_FORMATS, type WebhookFormat } from './formats.ts';
 
 /** Resolved webhook sink configuration. */
@@ -27,17 +27,6 @@ export interface WebhookConfig {
   readonly onPermanentError: 'continue' | 'stop';
   readonly clusterName: string;
   readonly host: string;
-}
-
-function wrap<T>(parse: (v: string) => T): (v: string) => T {
-  return (v) => {
-    try {
-      return parse(v);
-    } catch (err) {
-      if (isGkExportError(err)) throw new InvalidArgumentError(err.message);
-      throw err;
-    }
-  };
 }
 
 function positiveInt(max: number) {
@@ -89,10 +78,10 @@ export function webhookOptions(): Option[] {
       'WEBHOOK_BATCH_MAX_BYTES',
     )
       .default(1024 * 1024, '1MiB')
-      .argParser(wrap(parseByteSize)),
+      .argParser(optionParser(parseByteSize)),
     env(new Option('--webhook-timeout <duration>', 'per request'), 'WEBHOOK_TIMEOUT')
       .default(10_000, '10s')
-      .argParser(wrap(parseDuration)),
+      .argParser(optionParser(parseDuration)),
     env(new Option('--webhook-gzip [bool]', 'gzip request bodies'), 'WEBHOOK_GZIP')
       .preset(true)
       .default(false)
@@ -102,7 +91,7 @@ export function webhookOptions(): Option[] {
       'WEBHOOK_MAX_BACKOFF',
     )
       .default(30_000, '30s')
-      .argParser(wrap(parseDuration)),
+      .argParser(optionParser(parseDuration)),
     env(
       new Option('--webhook-max-retries <n>', 'retries per request (0 = unlimited)'),
       'WEBHOOK_MAX_RETRIES',
