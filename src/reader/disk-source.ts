@@ -362,6 +362,25 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       return true;
     }
     const batch = await handleLines(ch, r, lines);
+    // A short batch of a completed file may be its last: then it carries the "done" mark
+    // itself, saving a checkpoint write per run (a backlog of small runs is mostly these).
+    // (Fewer lines and bytes than a full batch means read() stopped at the end of the file.)
+    const batchBytes = lines[lines.length - 1]!.end - lines[0]!.start;
+    if (
+      r.phase !== 'open' &&
+      lines.length < opts.batchMaxLines &&
+      batchBytes < opts.batchMaxBytes
+    ) {
+      const rest = await reader.takeRemainder();
+      if (!rest) {
+        await deliverFn(batch, runEntry(r, reader.position(), true));
+        await finishRun(ch, r, true);
+        return true;
+      }
+      const more = await handleLines(ch, r, [rest]);
+      await deliverFn([...batch, ...more], runEntry(r, reader.position(), false));
+      return true;
+    }
     await deliverFn(batch, runEntry(r, reader.position(), false));
     return true;
   }
@@ -408,9 +427,9 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     return batch;
   }
 
-  async function finishRun(ch: Channel, r: RunState): Promise<void> {
+  async function finishRun(ch: Channel, r: RunState, checkpointed = false): Promise<void> {
     const pos = r.reader?.position() ?? { offset: 0, line: 0 };
-    await deliverFn([], runEntry(r, pos, true));
+    if (!checkpointed) await deliverFn([], runEntry(r, pos, true));
     r.delivered = true;
     const state =
       r.phase === 'abandoned'
