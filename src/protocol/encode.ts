@@ -169,15 +169,12 @@ const INDEX_KEY = /^(?:0|[1-9]\d*)$/;
 
 /** A copy with object keys in Go's order, or flags `needsExact`. */
 function ordered(v: unknown, depth: number): unknown {
+  if (typeof v === 'string' || typeof v === 'boolean' || v === null) return v;
   if (typeof v === 'number') {
     if (!Number.isFinite(v) || Object.is(v, -0)) needsExact = true;
     return v;
   }
-  if (typeof v !== 'object' || v === null) {
-    if (v !== null && typeof v !== 'string' && typeof v !== 'boolean') needsExact = true;
-    return v;
-  }
-  if (depth > 1000) {
+  if (typeof v !== 'object' || depth > 1000) {
     needsExact = true;
     return null;
   }
@@ -185,78 +182,92 @@ function ordered(v: unknown, depth: number): unknown {
     // Copy only when an element changes (most arrays hold strings).
     let out: unknown[] | undefined;
     for (let i = 0; i < v.length; i++) {
-      const e = ordered(v[i], depth + 1);
-      if (e !== v[i]) (out ??= v.slice())[i] = e;
+      const x: unknown = v[i];
+      if (typeof x === 'string') continue;
+      const e = ordered(x, depth + 1);
+      if (e !== x) (out ??= v.slice())[i] = e;
     }
     return out ?? v;
   }
-  const keys = Object.keys(v);
+  const obj = v as Record<string, unknown>;
+  const keys = Object.keys(obj);
   let sorted = true;
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!;
-    if (INDEX_KEY.test(k)) needsExact = true;
-    if (i > 0 && byCodePoint(keys[i - 1]!, k) > 0) sorted = false;
+    const c = k.charCodeAt(0);
+    if (c >= 0x30 && c <= 0x39 && INDEX_KEY.test(k)) needsExact = true;
+    if (sorted && i > 0 && byCodePoint(keys[i - 1]!, k) > 0) sorted = false;
   }
   if (sorted) {
     // Already in Go's order (as Gatekeeper's own output is): reuse it unless a value changes.
     let out: Record<string, unknown> | undefined;
-    for (const k of keys) {
-      const x = (v as Record<string, unknown>)[k];
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      const x = obj[k];
+      if (typeof x === 'string') continue;
       const e = ordered(x, depth + 1);
-      if (e !== x) (out ??= { ...(v as Record<string, unknown>) })[k] = e;
+      if (e !== x) (out ??= { ...obj })[k] = e;
     }
     return out ?? v;
   }
   keys.sort(byCodePoint);
   const out: Record<string, unknown> = {};
   // (Integer-like keys, which JS objects list first whatever the order, were flagged above.)
-  for (const k of keys) out[k] = ordered((v as Record<string, unknown>)[k], depth + 1);
+  for (let i = 0; i < keys.length; i++) out[keys[i]!] = ordered(obj[keys[i]!], depth + 1);
   return out;
 }
 
+const html = (c: string) => HTML_ESC[c]!;
+
 /**
- * The common case in one JSON.stringify: an object built in Go's field order with sorted
+ * The common case in one JSON.stringify: an object literal in Go's field order (one hidden
+ * class; `undefined` members are left out, as omitempty leaves out empty ones) with sorted
  * maps, then Go's extra escapes applied to the whole text (`<`, `>`, `&`, U+2028/9 can only
  * occur inside strings). Returns undefined when the exact encoder must decide (lone
  * surrogates, integer-like map keys, -0, values JSON cannot hold).
  */
 function fastEncode(m: ExportMsg): string | undefined {
   needsExact = false;
-  const o: Record<string, unknown> = {};
-  if (m.id) o.id = m.id;
-  if (m.details !== undefined && m.details !== null) o.details = ordered(m.details, 0);
-  if (m.eventType) o.eventType = m.eventType;
-  if (m.group) o.group = m.group;
-  if (m.version) o.version = m.version;
-  if (m.kind) o.kind = m.kind;
-  if (m.name) o.name = m.name;
-  if (m.namespace) o.namespace = m.namespace;
-  if (m.message) o.message = m.message;
-  if (m.enforcementAction) o.enforcementAction = m.enforcementAction;
-  if (m.enforcementActions?.length) o.enforcementActions = m.enforcementActions;
-  if (m.constraintAnnotations && Object.keys(m.constraintAnnotations).length) {
-    o.constraintAnnotations = ordered(m.constraintAnnotations, 0);
-  }
-  if (m.resourceGroup) o.resourceGroup = m.resourceGroup;
-  if (m.resourceAPIVersion) o.resourceAPIVersion = m.resourceAPIVersion;
-  if (m.resourceKind) o.resourceKind = m.resourceKind;
-  if (m.resourceNamespace) o.resourceNamespace = m.resourceNamespace;
-  if (m.resourceName) o.resourceName = m.resourceName;
-  if (m.resourceLabels && Object.keys(m.resourceLabels).length) {
-    o.resourceLabels = ordered(m.resourceLabels, 0);
-  }
-  if (m.timestamp) o.timestamp = m.timestamp;
-  if (m.operation) o.operation = m.operation;
-  if (m.requestResource) o.requestResource = m.requestResource;
-  if (m.requestSubresource) o.requestSubresource = m.requestSubresource;
-  if (m.requestUsername) o.requestUsername = m.requestUsername;
-  if (m.requestUserUID) o.requestUserUID = m.requestUserUID;
-  if (m.requestUserGroups?.length) o.requestUserGroups = m.requestUserGroups;
-  if (typeof m.dryRun === 'boolean') o.dryRun = m.dryRun;
+  const o = {
+    id: m.id || undefined,
+    details: m.details === undefined || m.details === null ? undefined : ordered(m.details, 0),
+    eventType: m.eventType || undefined,
+    group: m.group || undefined,
+    version: m.version || undefined,
+    kind: m.kind || undefined,
+    name: m.name || undefined,
+    namespace: m.namespace || undefined,
+    message: m.message || undefined,
+    enforcementAction: m.enforcementAction || undefined,
+    enforcementActions: m.enforcementActions?.length ? m.enforcementActions : undefined,
+    constraintAnnotations: nonEmpty(m.constraintAnnotations),
+    resourceGroup: m.resourceGroup || undefined,
+    resourceAPIVersion: m.resourceAPIVersion || undefined,
+    resourceKind: m.resourceKind || undefined,
+    resourceNamespace: m.resourceNamespace || undefined,
+    resourceName: m.resourceName || undefined,
+    resourceLabels: nonEmpty(m.resourceLabels),
+    timestamp: m.timestamp || undefined,
+    operation: m.operation || undefined,
+    requestResource: m.requestResource || undefined,
+    requestSubresource: m.requestSubresource || undefined,
+    requestUsername: m.requestUsername || undefined,
+    requestUserUID: m.requestUserUID || undefined,
+    requestUserGroups: m.requestUserGroups?.length ? m.requestUserGroups : undefined,
+    dryRun: typeof m.dryRun === 'boolean' ? m.dryRun : undefined,
+  };
   if (needsExact) return undefined;
   const text = JSON.stringify(o);
   // JSON.stringify writes a lone surrogate as \udXXX; Go writes U+FFFD. (A false alarm from
   // an escaped backslash followed by "ud" only costs the exact path.)
   if (text.includes('\\ud') || text.includes('\\uD')) return undefined;
-  return HTML.test(text) ? text.replace(HTML_ALL, (c) => HTML_ESC[c]!) : text;
+  // (One replace: with no match it returns the text itself, and it scans no more than a test.)
+  return text.replace(HTML_ALL, html);
+}
+
+/** A string map in Go's key order, or undefined when empty (omitempty). */
+function nonEmpty(m: Record<string, string> | undefined): unknown {
+  if (!m) return undefined;
+  for (const _ in m) return ordered(m, 0);
+  return undefined;
 }
