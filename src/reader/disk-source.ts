@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { DeadLetter } from '../dead-letter.ts';
 import type { Delivery } from '../sinks/sink.ts';
 import { InvalidCode, type Telemetry } from '../telemetry/index.ts';
-import { checkpointKey, type CheckpointStore } from './checkpoint.ts';
+import { checkpointKey, type CheckpointEntry, type CheckpointStore } from './checkpoint.ts';
 import { decodeLine } from './decode-line.ts';
 import { startDiscovery } from './discovery.ts';
 import { reportInvalid } from './invalid.ts';
@@ -54,6 +54,8 @@ interface Channel {
   /** The next scan lstats every entry (set by the periodic rescan). */
   fullScan: boolean;
   loop?: Promise<void>;
+  /** Deliveries handed to the pipeline and not yet acknowledged, oldest first. */
+  readonly pending: Promise<void>[];
 }
 
 /**
@@ -73,7 +75,8 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   const channels = new Map<string, Channel>();
   let openFiles = 0;
   let stopping = false;
-  let deliverFn: Deliver;
+  let deliver: Deliver;
+  let window = 1;
   let fail: (err: unknown) => void = () => undefined;
 
   const rel = (ch: Channel, name: string) => `${ch.name}/${name}`;
@@ -91,6 +94,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
         woken: false,
         rescan: false,
         fullScan: true,
+        pending: [],
       };
       channels.set(name, ch);
       ch.loop = deliveryLoop(ch);
@@ -356,7 +360,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       const rest = await reader.takeRemainder();
       if (rest) {
         await handleLines(ch, r, [rest]);
-        await deliverFn([], runEntry(r, reader.position(), false));
+        await send(ch, [], runEntry(r, reader.position(), false));
       }
       await finishRun(ch, r);
       return true;
@@ -373,15 +377,15 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     ) {
       const rest = await reader.takeRemainder();
       if (!rest) {
-        await deliverFn(batch, runEntry(r, reader.position(), true));
+        await send(ch, batch, runEntry(r, reader.position(), true), true);
         await finishRun(ch, r, true);
         return true;
       }
       const more = await handleLines(ch, r, [rest]);
-      await deliverFn([...batch, ...more], runEntry(r, reader.position(), false));
+      await send(ch, [...batch, ...more], runEntry(r, reader.position(), false));
       return true;
     }
-    await deliverFn(batch, runEntry(r, reader.position(), false));
+    await send(ch, batch, runEntry(r, reader.position(), false));
     return true;
   }
 
@@ -429,7 +433,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
 
   async function finishRun(ch: Channel, r: RunState, checkpointed = false): Promise<void> {
     const pos = r.reader?.position() ?? { offset: 0, line: 0 };
-    if (!checkpointed) await deliverFn([], runEntry(r, pos, true));
+    if (!checkpointed) await send(ch, [], runEntry(r, pos, true), true);
     r.delivered = true;
     const state =
       r.phase === 'abandoned'
@@ -504,6 +508,37 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     ch.woken = false;
   }
 
+  /**
+   * Hands a batch to the pipeline, keeping at most `window` of the channel's batches
+   * unacknowledged; `last` (the run is done after it) waits for every one of them.
+   */
+  async function send(
+    ch: Channel,
+    batch: readonly Delivery[],
+    after: CheckpointEntry,
+    last = false,
+  ): Promise<void> {
+    const p = deliver(batch, after, { more: !last && ch.pending.length + 1 < window });
+    p.catch(() => undefined);
+    ch.pending.push(p);
+    if (last) await settle(ch);
+    else while (ch.pending.length >= window) await oldest(ch);
+  }
+
+  async function settle(ch: Channel): Promise<void> {
+    while (ch.pending.length > 0) await oldest(ch);
+  }
+
+  async function oldest(ch: Channel): Promise<void> {
+    try {
+      await ch.pending.shift();
+    } catch (err) {
+      // Every later batch fails too (the pipeline's failures are sticky).
+      ch.pending.length = 0;
+      throw new PipelineFailure(err);
+    }
+  }
+
   async function deliveryLoop(ch: Channel): Promise<void> {
     while (!stopping) {
       ch.woken = false;
@@ -525,18 +560,15 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       }
       if (!progressed && !stopping) await idle(ch);
     }
+    // Stopping: the batches in flight finish and are checkpointed.
+    await settle(ch).catch((err: unknown) => fail((err as PipelineFailure).cause));
   }
 
   return {
     name: 'disk-export',
-    async run(deliver: Deliver, signal: AbortSignal): Promise<void> {
-      deliverFn = async (batch, after) => {
-        try {
-          await deliver(batch, after);
-        } catch (err) {
-          throw new PipelineFailure(err);
-        }
-      };
+    async run(pipeline: Deliver, signal: AbortSignal): Promise<void> {
+      deliver = pipeline;
+      window = Math.max(1, pipeline.window ?? 1);
       let failure: unknown;
       const failed = new Promise<void>((resolve) => {
         fail = (err) => {

@@ -1,13 +1,16 @@
-import type { Sink } from '../sinks/sink.ts';
+import type { Delivery, Sink, WriteHint } from '../sinks/sink.ts';
 import type { Telemetry } from '../telemetry/index.ts';
 import type { CheckpointStore } from './checkpoint.ts';
 import type { Deliver } from './source.ts';
-import type { Delivery } from '../sinks/sink.ts';
 
 /**
- * The one-way path every batch takes: filter → sink (await = ack) → checkpoint set and
- * flushed. Returns the `Deliver` function sources call. Nothing is acknowledged before the
- * sink resolves, so a crash repeats at most the batch in flight.
+ * The one-way path every batch takes: filter → sink (resolved = ack) → checkpoint set and
+ * flushed. Returns the `Deliver` function sources call.
+ *
+ * Up to `sink.window` batches (default 1) are in the sink at once, across all sources and
+ * channels; writes start in call order and checkpoints are applied strictly in call order,
+ * each only after its own batch and every earlier one are acknowledged. A failure is sticky:
+ * no later checkpoint is applied. So a crash repeats at most the batches in flight.
  *
  * @example
  * ```ts
@@ -23,25 +26,52 @@ export function createPipeline(opts: {
 }): Deliver {
   const { sink, store, filter } = opts;
   const { metrics } = opts.telemetry;
-  // One batch in flight across all sources and channels: a crash repeats at most that one.
-  let queue: Promise<unknown> = Promise.resolve();
-  return function deliver(batch, after) {
-    const turn = queue.then(() => deliverNow(batch, after));
-    queue = turn.catch(() => undefined);
-    return turn;
+  const window = Math.max(1, sink.window ?? 1);
+  let inFlight = 0;
+  const waiting: (() => void)[] = [];
+  /** Serializes admissions, so that writes start in call order. */
+  let admitted: Promise<void> = Promise.resolve();
+  /** The last checkpoint application; rejected for good after a failure. */
+  let acked: Promise<void> = Promise.resolve();
+
+  const room = async (): Promise<void> => {
+    if (inFlight < window) return;
+    // The oldest batch may be a tail the sink is holding for more: it will get no more.
+    sink.flush?.();
+    await new Promise<void>((resolve) => waiting.push(resolve));
   };
 
-  async function deliverNow(
-    batch: readonly Delivery[],
-    after: Parameters<Deliver>[1],
-  ): Promise<void> {
-    const kept = filter(batch);
-    if (kept.length > 0) {
+  const deliver = (batch: readonly Delivery[], after: Parameters<Deliver>[1], hint?: WriteHint) => {
+    // Admission (in call order, once there is room) ends when the write has started.
+    const begun = admitted.then(room).then(() => {
+      inFlight += 1;
+      const kept = filter(batch);
+      if (kept.length === 0) return { written: Promise.resolve() };
       const stop = metrics.sinkRequestSeconds.startTimer({ sink: sink.name });
       // Each sink counts what it delivered (gk_export_records_delivered_total{sink}).
-      await sink.write(kept);
-      stop();
-    }
+      const written = sink.write(kept, hint).then(() => {
+        stop();
+      });
+      // Handled here at once (it may settle before its turn), awaited in order below.
+      written.catch(() => undefined);
+      return { written };
+    });
+    admitted = begun.then(
+      () => undefined,
+      () => undefined,
+    );
+    const done = begun.then((b) => b.written);
+    const turn = acked.then(() => done).then(() => checkpoint(after));
+    void Promise.allSettled([done, turn]).then(() => {
+      inFlight -= 1;
+      waiting.shift()?.();
+    });
+    acked = turn;
+    return turn;
+  };
+  return Object.assign(deliver, { window });
+
+  async function checkpoint(after: Parameters<Deliver>[1]): Promise<void> {
     store.set(after);
     try {
       await store.flush();

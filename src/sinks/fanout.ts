@@ -16,7 +16,9 @@ export function createFanout(
     const only = sinks[0]!;
     return {
       name: only.name,
-      write: (b) => only.write(b),
+      window: only.window,
+      write: (b, hint) => only.write(b, hint),
+      flush: () => only.flush?.(),
       close: () => only.close(),
       interrupt: () => only.interrupt?.(),
     };
@@ -24,8 +26,12 @@ export function createFanout(
   let closed: Promise<void> | undefined;
   return {
     name: sinks.map((s) => s.name).join('+'),
-    async write(batch) {
-      await Promise.all(sinks.map((s) => s.write(batch)));
+    window: Math.max(...sinks.map((s) => s.window ?? 1)),
+    async write(batch, hint) {
+      await Promise.all(sinks.map((s) => s.write(batch, hint)));
+    },
+    flush() {
+      for (const s of sinks) s.flush?.();
     },
     interrupt() {
       for (const s of sinks) s.interrupt?.();

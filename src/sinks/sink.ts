@@ -26,11 +26,20 @@ export interface Delivery {
   readonly marker?: 'started' | 'completed';
 }
 
+/** What the caller of `write` knows about what comes next. */
+export interface WriteHint {
+  /**
+   * More batches follow at once: a batching sink may hold this batch's tail (for at most its
+   * flush interval) to fill a request with the next one. Without it the sink sends now.
+   */
+  readonly more?: boolean;
+}
+
 /**
  * A destination. `write` resolves once every record of the batch is delivered (the ack);
- * until then the reader does not read further (backpressure by awaiting). A sink never
- * resolves before delivery and retries internally; it rejects only when it has given up on
- * the batch for good.
+ * until then the reader does not read further than `window` batches ahead (backpressure by
+ * awaiting). Writes start in call order, and a sink never resolves before delivery and
+ * retries internally; it rejects only when it has given up on the batch for good.
  *
  * @example
  * ```ts
@@ -39,7 +48,14 @@ export interface Delivery {
  */
 export interface Sink {
   readonly name: string;
-  write(batch: readonly Delivery[]): Promise<void>;
+  write(batch: readonly Delivery[], hint?: WriteHint): Promise<void>;
+  /**
+   * How many batches may be written before the first is acknowledged (default 1). A sink
+   * that sends several requests at once asks for more so that it is never starved.
+   */
+  readonly window?: number;
+  /** Sends whatever a `more` hint left held, now (the caller is about to wait). */
+  flush?(): void;
   /** Flushes and releases everything; idempotent. */
   close(): Promise<void>;
 }

@@ -49,6 +49,8 @@ describe('read configuration', () => {
     [['--drop-field', 'nope'], 'drop-field'],
     [['--root', '/a/topics', '--state-dir', '/a/topics/state'], 'state-dir'],
     [['--no-such-flag'], 'no-such-flag'],
+    [['--webhook-concurrency', '0'], 'webhook-concurrency'],
+    [['--webhook-flush-interval', 'later'], 'webhook-flush-interval'],
   ])('rejects %j with one line naming the setting and exit code 2', async (args, setting) => {
     const r = await checkConfig(args as string[]);
     expect(r.code).toBe(2);

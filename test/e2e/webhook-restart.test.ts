@@ -72,4 +72,41 @@ describe('reader → webhook across an outage and a SIGKILL', () => {
       }),
     );
   });
+
+  it('with --webhook-concurrency, delivers every record once while requests overlap', async () => {
+    receiver = await startReceiver();
+    let n = 0;
+    // Answers come back out of order: every third request is slow.
+    receiver.setDecider(() => ({ status: 200, delayMs: n++ % 3 === 0 ? 80 : 5 }));
+    const root = join(tmp.dir, 'topics');
+    await mkdir(root);
+    for (let i = 0; i < 2; i++) await writeCompletedRun(root, 'c', auditIdOf(i), 500, 1000 + i);
+    const p = runCli([
+      'read',
+      '--http-port',
+      '0',
+      '--root',
+      root,
+      '--state-dir',
+      join(tmp.dir, 'state'),
+      '--sink',
+      'webhook',
+      '--webhook-url',
+      receiver.url,
+      '--webhook-batch-max-records',
+      '25',
+      '--batch-max-records',
+      '100',
+      '--webhook-concurrency',
+      '4',
+    ]);
+    await waitFor(() => p.stderr().split('"msg":"run delivered"').length === 3, 'both runs');
+    p.child.kill('SIGTERM');
+    expect((await p.exited).code).toBe(0);
+    const ids = receiver.received.flatMap((r) => r.body.split('\n').filter(Boolean));
+    expect(ids).toHaveLength(1000);
+    expect(new Set(ids).size).toBe(1000);
+    expect(receiver.maxConcurrent()).toBeGreaterThan(1);
+    expect(receiver.maxConcurrent()).toBeLessThanOrEqual(4);
+  });
 });

@@ -5,7 +5,9 @@ import { gunzipSync } from 'node:zlib';
 
 /** How the receiver answers one request. */
 export type Answer =
-  { status: number; headers?: Record<string, string>; body?: string } | 'reset' | 'stall';
+  | { status: number; headers?: Record<string, string>; body?: string; delayMs?: number }
+  | 'reset'
+  | 'stall';
 
 export interface Received {
   readonly method: string;
@@ -28,6 +30,8 @@ export async function startReceiver(
   const received: Received[] = [];
   const sockets = new Set<Socket>();
   let decide: ((req: Received) => Answer | undefined) | undefined;
+  let open = 0;
+  let maxOpen = 0;
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -47,8 +51,15 @@ export async function startReceiver(
         return;
       }
       if (a === 'stall') return;
-      res.writeHead(a.status, a.headers);
-      res.end(a.body ?? '');
+      open += 1;
+      maxOpen = Math.max(maxOpen, open);
+      const answer = () => {
+        open -= 1;
+        res.writeHead(a.status, a.headers);
+        res.end(a.body ?? '');
+      };
+      if (a.delayMs) setTimeout(answer, a.delayMs);
+      else answer();
     });
   };
   const server = opts.tls
@@ -73,6 +84,8 @@ export async function startReceiver(
     url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     answers,
     received,
+    /** The most requests that were waiting for their answers at the same time. */
+    maxConcurrent: () => maxOpen,
     /** Decide each answer from the request (overrides the queue while set). */
     setDecider(fn: ((req: Received) => Answer | undefined) | undefined) {
       decide = fn;

@@ -24,13 +24,13 @@ export function createHttpClient(config: WebhookConfig) {
   const agent = https
     ? new HttpsAgent({
         keepAlive: true,
-        maxSockets: 1,
+        maxSockets: config.concurrency,
         ca: config.caFile ? readFileSync(config.caFile) : undefined,
         cert: config.certFile ? readFileSync(config.certFile) : undefined,
         key: config.keyFile ? readFileSync(config.keyFile) : undefined,
         rejectUnauthorized: !config.insecureSkipVerify,
       })
-    : new HttpAgent({ keepAlive: true, maxSockets: 1 });
+    : new HttpAgent({ keepAlive: true, maxSockets: config.concurrency });
   const send = https ? httpsRequest : httpRequest;
 
   return {

@@ -12,6 +12,10 @@ export interface WebhookConfig {
   readonly format: WebhookFormat;
   readonly batchMaxRecords: number;
   readonly batchMaxBytes: number;
+  /** How long a request that is not full may wait for more records. */
+  readonly flushIntervalMs: number;
+  /** Requests in flight at once (acknowledged in order). */
+  readonly concurrency: number;
   readonly timeoutMs: number;
   readonly gzip: boolean;
   readonly maxBackoffMs: number;
@@ -79,6 +83,21 @@ export function webhookOptions(): Option[] {
     )
       .default(1024 * 1024, '1MiB')
       .argParser(optionParser(parseByteSize)),
+    env(
+      new Option(
+        '--webhook-flush-interval <duration>',
+        'longest a request that is not full waits for more records',
+      ),
+      'WEBHOOK_FLUSH_INTERVAL',
+    )
+      .default(1000, '1s')
+      .argParser(optionParser(parseDuration)),
+    env(
+      new Option('--webhook-concurrency <n>', 'requests in flight at once (acknowledged in order)'),
+      'WEBHOOK_CONCURRENCY',
+    )
+      .default(1)
+      .argParser(positiveInt(64)),
     env(new Option('--webhook-timeout <duration>', 'per request'), 'WEBHOOK_TIMEOUT')
       .default(10_000, '10s')
       .argParser(optionParser(parseDuration)),
@@ -179,6 +198,8 @@ export function resolveWebhookConfig(o: Record<string, unknown>): WebhookConfig 
     format: (o.webhookFormat as WebhookFormat | undefined) ?? 'ndjson',
     batchMaxRecords: Number(o.webhookBatchMaxRecords ?? 500),
     batchMaxBytes: Number(o.webhookBatchMaxBytes ?? 1024 * 1024),
+    flushIntervalMs: Number(o.webhookFlushInterval ?? 1000),
+    concurrency: Number(o.webhookConcurrency ?? 1),
     timeoutMs: Number(o.webhookTimeout ?? 10_000),
     gzip: o.webhookGzip === true,
     maxBackoffMs: Number(o.webhookMaxBackoff ?? 30_000),

@@ -19,32 +19,11 @@ export interface WebhookDeps {
   readonly random?: () => number;
 }
 
-/** Splits records into requests of at most `maxRecords` records and about `maxBytes` bytes. */
-export function splitBatches(
-  records: readonly Delivery[],
-  maxRecords: number,
-  maxBytes: number,
-): Delivery[][] {
-  const out: Delivery[][] = [];
-  let cur: Delivery[] = [];
-  let bytes = 0;
-  for (const d of records) {
-    const n = (d.bytes?.length ?? Buffer.byteLength(d.raw)) + 1;
-    if (cur.length > 0 && (cur.length >= maxRecords || bytes + n > maxBytes)) {
-      out.push(cur);
-      cur = [];
-      bytes = 0;
-    }
-    cur.push(d);
-    bytes += n;
-  }
-  if (cur.length) out.push(cur);
-  return out;
-}
-
 /**
  * The webhook sink: batches records into requests in the configured format and sends them
- * in order, one at a time. A batch is acknowledged only after a 2xx. Connection errors,
+ * in order, `--webhook-concurrency` at a time (default one). A request that is not full
+ * leaves when the reader has nothing more at hand, or after `--webhook-flush-interval` at
+ * the latest. A batch is acknowledged only after a 2xx of every request holding its records. Connection errors,
  * timeouts and retryable statuses are retried forever by default (exponential backoff with
  * full jitter, `Retry-After` honoured), so the reader pauses while the receiver is down and
  * memory stays bounded. 413 halves the request; other permanent errors put the request in
@@ -141,12 +120,7 @@ export function createWebhookSink(
       h['content-encoding'] = 'gzip';
     }
     for (let attempt = 0; ; attempt++) {
-      if (interrupted) {
-        throw new GkExportError<WebhookErrorCode>(
-          'ERR_SINK_INTERRUPTED',
-          'stopped while retrying a request',
-        );
-      }
+      if (interrupted && attempt > 0) throw interruptedError('stopped while retrying a request');
       const stop = metrics.sinkRequestSeconds.startTimer({ sink: 'webhook' });
       const outcome: HttpOutcome = await client.post(url(encoded.pathSuffix), h, body);
       stop();
@@ -227,25 +201,103 @@ export function createWebhookSink(
     }
   }
 
+  // Requests are filled in order, leave in order and at most `concurrency` are in flight;
+  // each write resolves once every request holding one of its records is acknowledged.
+  const perRequest = spec.perRequest ?? config.batchMaxRecords;
+  let tail: Request | undefined;
+  let tailTimer: NodeJS.Timeout | undefined;
+  const queue: Request[] = [];
+  let active = 0;
+  let failure: unknown;
+
+  function leave(): void {
+    clearTimeout(tailTimer);
+    tailTimer = undefined;
+    if (!tail) return;
+    queue.push(tail);
+    tail = undefined;
+    dispatch();
+  }
+
+  function dispatch(): void {
+    while (active < config.concurrency && queue.length > 0) {
+      const req = queue.shift()!;
+      if (failure !== undefined || interrupted) {
+        req.reject(failure ?? interruptedError('stopped before the request was sent'));
+        continue;
+      }
+      active += 1;
+      send(req.records)
+        .then(req.resolve, (err: unknown) => {
+          // Nothing after a request given up on is sent (the reader stops or restarts there).
+          failure ??= err;
+          req.reject(err);
+        })
+        .finally(() => {
+          active -= 1;
+          dispatch();
+        });
+    }
+  }
+
   return {
     name: 'webhook',
-    async write(batch) {
+    window: config.concurrency + 1,
+    write(batch, hint) {
       const records = spec.markers ? batch : batch.filter((d) => !d.marker);
-      for (const req of splitBatches(
-        records,
-        spec.perRequest ?? config.batchMaxRecords,
-        config.batchMaxBytes,
-      )) {
-        await send(req);
+      const acks: Promise<void>[] = [];
+      for (const d of records) {
+        const n = (d.bytes?.length ?? Buffer.byteLength(d.raw)) + 1;
+        if (tail && (tail.records.length >= perRequest || tail.bytes + n > config.batchMaxBytes)) {
+          leave();
+        }
+        tail ??= newRequest();
+        if (acks[acks.length - 1] !== tail.acked) acks.push(tail.acked);
+        tail.records.push(d);
+        tail.bytes += n;
       }
+      if (tail && (tail.records.length >= perRequest || !hint?.more || !config.flushIntervalMs)) {
+        leave();
+      } else if (tail && !tailTimer) {
+        tailTimer = setTimeout(leave, config.flushIntervalMs);
+      }
+      return Promise.all(acks).then(() => undefined);
     },
+    flush: leave,
     interrupt() {
       interrupted = true;
       wake?.();
+      leave();
     },
     close() {
+      clearTimeout(tailTimer);
       closed ??= Promise.resolve().then(() => client.close());
       return closed;
     },
   };
+}
+
+/** One request being filled or waiting to leave; `acked` settles with its delivery. */
+interface Request {
+  readonly records: Delivery[];
+  bytes: number;
+  readonly acked: Promise<void>;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+function newRequest(): Request {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const acked = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Observed by the writes that hold its records; never an unhandled rejection.
+  acked.catch(() => undefined);
+  return { records: [], bytes: 0, acked, resolve, reject };
+}
+
+function interruptedError(message: string): GkExportError<WebhookErrorCode> {
+  return new GkExportError<WebhookErrorCode>('ERR_SINK_INTERRUPTED', message);
 }

@@ -11,7 +11,7 @@ import { makeCerts } from '../../helpers/certs.ts';
 import { capturingTelemetry, metricValue } from '../../helpers/reader.ts';
 import { startReceiver } from '../../helpers/receiver.ts';
 import { violation } from '../../helpers/runs.ts';
-import { makeTmpDir } from '../../helpers/tmp.ts';
+import { makeTmpDir, waitFor } from '../../helpers/tmp.ts';
 import { readFile } from 'node:fs/promises';
 
 const ID = '2026-01-01T00:00:00Z';
@@ -173,6 +173,52 @@ describe('webhook sink', () => {
     receiver.setDecider(() => ({ status: 200 }));
     await w;
     expect(done).toBe(true);
+  });
+
+  it('holds a request that is not full for more records, at most the flush interval', async () => {
+    receiver = await startReceiver();
+    const { s } = sink({ webhookFlushInterval: 400 });
+    const t0 = Date.now();
+    // Two writes with more to come fill one request; the tail leaves when the interval ends.
+    const a = s.write(deliveries(3), { more: true });
+    const b = s.write(deliveries(4, 3), { more: true });
+    await new Promise((r) => setTimeout(r, 150));
+    expect(receiver.received).toHaveLength(0);
+    await Promise.all([a, b]);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(390);
+    expect(receiver.received.map((r) => r.body.split('\n').filter(Boolean).length)).toEqual([7]);
+    // A full request leaves at once; flush() sends a held tail now; no hint means send now.
+    const c = s.write(deliveries(12, 7), { more: true });
+    await waitFor(() => receiver.received.length === 2, 'the full request');
+    s.flush!();
+    await c;
+    await s.write(deliveries(1, 19));
+    expect(receiver.received.map((r) => r.body.split('\n').filter(Boolean).length)).toEqual([
+      7, 10, 2, 1,
+    ]);
+    expect(bodies()).toEqual(Array.from({ length: 20 }, (_, i) => `pod-${i}`));
+  });
+
+  it('keeps --webhook-concurrency requests in flight, sent in order', async () => {
+    receiver = await startReceiver();
+    receiver.setDecider(() => ({ status: 200, delayMs: 100 }));
+    const { s } = sink({ webhookConcurrency: 3 });
+    expect(s.window).toBe(4);
+    await s.write(deliveries(60));
+    expect(receiver.received).toHaveLength(6);
+    expect(receiver.maxConcurrent()).toBe(3);
+    expect(bodies()).toEqual(Array.from({ length: 60 }, (_, i) => `pod-${i}`));
+  });
+
+  it('sends nothing after a request given up on (--on-permanent-error stop)', async () => {
+    receiver = await startReceiver();
+    receiver.setDecider((r) => (r.body.includes('"pod-0"') ? { status: 400 } : { status: 200 }));
+    const { s } = sink({ webhookConcurrency: 1, onPermanentError: 'stop' });
+    const first = s.write(deliveries(10), { more: true });
+    const second = s.write(deliveries(10, 10));
+    await expect(first).rejects.toMatchObject({ code: 'ERR_SINK_PERMANENT' });
+    await expect(second).rejects.toMatchObject({ code: 'ERR_SINK_PERMANENT' });
+    expect(receiver.received).toHaveLength(1);
   });
 
   it('can be interrupted while retrying (shutdown during an outage)', async () => {
