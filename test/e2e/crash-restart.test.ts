@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.ts';
+import { readArgs, runCli } from '../helpers/cli.ts';
 import { auditIdOf, writeCompletedRun } from '../helpers/runs.ts';
 import { makeTmpDir, waitFor } from '../helpers/tmp.ts';
 
@@ -25,21 +25,17 @@ describe('reader process crash and restart', () => {
   });
   afterEach(() => tmp.cleanup());
 
-  const args = () => [
-    'read',
-    '--http-port',
-    '0',
-    '--root',
-    root,
-    '--state-dir',
-    state,
-    '--batch-max-records',
-    String(BATCH),
-    '--max-audit-results',
-    '5',
-    '--poll-interval',
-    '100ms',
-  ];
+  const args = () =>
+    readArgs(
+      root,
+      state,
+      '--batch-max-records',
+      String(BATCH),
+      '--max-audit-results',
+      '5',
+      '--poll-interval',
+      '100ms',
+    );
 
   it('resumes after SIGKILL at random points without losing a line, repeating at most the batch in flight', async () => {
     const all: string[] = [];

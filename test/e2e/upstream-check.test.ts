@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.ts';
+import { readArgs, runCli } from '../helpers/cli.ts';
 import { auditIdOf, runLines } from '../helpers/runs.ts';
 import { makeTmpDir, waitFor } from '../helpers/tmp.ts';
 
@@ -47,18 +47,15 @@ describe('the upstream end-to-end check', () => {
     async ({ follow }) => {
       const root = join(tmp.dir, 'topics');
       await mkdir(root);
-      const reader = runCli([
-        'read',
-        '--http-port',
-        '0',
-        '--root',
-        root,
-        '--state-dir',
-        join(tmp.dir, 'state'),
-        '--poll-interval',
-        '100ms',
-        ...(follow ? ['--follow-open'] : []),
-      ]);
+      const reader = runCli(
+        readArgs(
+          root,
+          join(tmp.dir, 'state'),
+          '--poll-interval',
+          '100ms',
+          ...(follow ? ['--follow-open'] : []),
+        ),
+      );
       const expected = new Map<string, number>();
       for (let i = 0; i < 4; i++) {
         const id = auditIdOf(i);

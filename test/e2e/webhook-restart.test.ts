@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.ts';
+import { readArgs, runCli } from '../helpers/cli.ts';
 import { startReceiver } from '../helpers/receiver.ts';
 import { auditIdOf, writeCompletedRun } from '../helpers/runs.ts';
 import { makeTmpDir, waitFor } from '../helpers/tmp.ts';
@@ -22,13 +22,8 @@ describe('reader → webhook across an outage and a SIGKILL', () => {
     const root = join(tmp.dir, 'topics');
     await mkdir(root);
     for (let i = 0; i < 3; i++) await writeCompletedRun(root, 'c', auditIdOf(i), 100, 1000 + i);
-    const args = [
-      'read',
-      '--http-port',
-      '0',
-      '--root',
+    const args = readArgs(
       root,
-      '--state-dir',
       join(tmp.dir, 'state'),
       '--sink',
       'webhook',
@@ -40,7 +35,7 @@ describe('reader → webhook across an outage and a SIGKILL', () => {
       '40',
       '--webhook-max-backoff',
       '50ms',
-    ];
+    );
     // The receiver is down (503) after the first two requests: the reader must wait.
     let served = 0;
     receiver.setDecider(() => (served++ < 2 ? { status: 200 } : { status: 503 }));
@@ -81,25 +76,11 @@ describe('reader → webhook across an outage and a SIGKILL', () => {
     const root = join(tmp.dir, 'topics');
     await mkdir(root);
     for (let i = 0; i < 2; i++) await writeCompletedRun(root, 'c', auditIdOf(i), 500, 1000 + i);
-    const p = runCli([
-      'read',
-      '--http-port',
-      '0',
-      '--root',
-      root,
-      '--state-dir',
-      join(tmp.dir, 'state'),
-      '--sink',
-      'webhook',
-      '--webhook-url',
-      receiver.url,
-      '--webhook-batch-max-records',
-      '25',
-      '--batch-max-records',
-      '100',
-      '--webhook-concurrency',
-      '4',
-    ]);
+    const p = runCli(
+      readArgs(root, join(tmp.dir, 'state'), '--sink', 'webhook', '--webhook-url', receiver.url)
+        .concat(['--webhook-batch-max-records', '25', '--batch-max-records', '100'])
+        .concat(['--webhook-concurrency', '4']),
+    );
     await waitFor(() => p.stderr().split('"msg":"run delivered"').length === 3, 'both runs');
     p.child.kill('SIGTERM');
     expect((await p.exited).code).toBe(0);

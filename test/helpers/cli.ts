@@ -50,3 +50,8 @@ export function runCli(
     exited,
   };
 }
+
+/** `read` on a root and a state dir, with the HTTP server on a free port. */
+export function readArgs(root: string, stateDir: string, ...more: string[]): string[] {
+  return ['read', '--http-port', '0', '--root', root, '--state-dir', stateDir, ...more];
+}

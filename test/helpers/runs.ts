@@ -2,6 +2,7 @@ import { appendFile, mkdir, rename, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeExportMsg } from '../../src/protocol/encode.ts';
 import type { ExportMsg } from '../../src/protocol/record.ts';
+import type { Delivery } from '../../src/sinks/sink.ts';
 
 /** A realistic violation record of run `auditId`, number `i`. */
 export function violation(auditId: string, i: number, over: Partial<ExportMsg> = {}): ExportMsg {
@@ -64,4 +65,23 @@ export async function writeCompletedRun(
 /** Appends raw text to a file (creating it). */
 export async function appendRaw(path: string, text: string | Buffer): Promise<void> {
   await appendFile(path, text);
+}
+
+/** Records as a source hands them to the sinks: channel `c`, run `r`, from line `firstLine`. */
+export function deliveriesOf(msgs: readonly ExportMsg[], firstLine = 2): Delivery[] {
+  return msgs.map((msg, k) => ({
+    key: `c/r/${firstLine + k}`,
+    source: 'audit',
+    channel: 'c',
+    run: 'r',
+    line: firstLine + k,
+    raw: encodeExportMsg(msg),
+    msg,
+  }));
+}
+
+/** `n` violations (`pod-<from>` …) as deliveries; violation i is on line i + 2. */
+export function deliveries(n: number, from = 0): Delivery[] {
+  const msgs = Array.from({ length: n }, (_, k) => violation('2026-01-01T00:00:00Z', from + k));
+  return deliveriesOf(msgs, from + 2);
 }

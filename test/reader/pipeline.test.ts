@@ -1,33 +1,17 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDeadLetter } from '../../src/dead-letter.ts';
-import { encodeExportMsg } from '../../src/protocol/encode.ts';
 import { checkpointKey, openCheckpointStore } from '../../src/reader/checkpoint.ts';
 import { createPipeline } from '../../src/reader/pipeline.ts';
-import type { Delivery } from '../../src/sinks/sink.ts';
 import { resolveWebhookConfig } from '../../src/sinks/webhook/options.ts';
 import { createWebhookSink } from '../../src/sinks/webhook/webhook-sink.ts';
 import { capturingTelemetry } from '../helpers/reader.ts';
 import { startReceiver } from '../helpers/receiver.ts';
-import { violation } from '../helpers/runs.ts';
+import { deliveries } from '../helpers/runs.ts';
 import { makeTmpDir } from '../helpers/tmp.ts';
 
-const ID = '2026-01-01T00:00:00Z';
 const RUN = { source: 'audit', channel: 'c', run: 'r', ino: '7' } as const;
-const batch = (from: number, n: number): Delivery[] =>
-  Array.from({ length: n }, (_, k) => {
-    const msg = violation(ID, from + k);
-    const line = from + k + 1;
-    return {
-      key: `c/r/${line}`,
-      source: 'audit',
-      channel: 'c',
-      run: 'r',
-      line,
-      raw: encodeExportMsg(msg),
-      msg,
-    };
-  });
+const batch = (from: number, n: number) => deliveries(n, from);
 const entry = (line: number) => ({ ...RUN, offset: line * 100, line, done: false });
 
 describe('pipeline with several batches in flight', () => {

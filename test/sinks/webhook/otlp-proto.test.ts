@@ -1,10 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { encodeExportMsg } from '../../../src/protocol/encode.ts';
-import type { Delivery } from '../../../src/sinks/sink.ts';
 import { formatSpec } from '../../../src/sinks/webhook/formats.ts';
-import { violation } from '../../helpers/runs.ts';
+import { deliveriesOf, violation } from '../../helpers/runs.ts';
 
 // The OTLP protobuf definitions (open-telemetry/opentelemetry-proto, Apache-2.0), loaded by
 // protobufjs: an independent reading of what an OTLP/HTTP JSON logs request may contain.
@@ -80,24 +78,15 @@ function withoutEmptyArrays(v: unknown): unknown {
 }
 
 const ID = '2026-01-01T00:00:00Z';
-function deliveries(): Delivery[] {
-  const msgs = [
+function deliveries() {
+  return deliveriesOf([
     violation(ID, 0),
     violation(ID, 1, {
       enforcementAction: 'dryrun',
       details: { n: 3, ratio: 0.5, ok: true, none: null, list: ['a', { b: 'c' }], nested: {} },
     }),
     violation(ID, 2, { enforcementAction: 'warn', resourceNamespace: '', details: undefined }),
-  ];
-  return msgs.map((msg, i) => ({
-    key: `c/r/${i + 2}`,
-    source: 'audit',
-    channel: 'c',
-    run: 'r',
-    line: i + 2,
-    raw: encodeExportMsg(msg),
-    msg,
-  }));
+  ]);
 }
 
 describe('OTLP/HTTP JSON against the OTLP protobuf definitions', () => {

@@ -3,33 +3,17 @@ import { join } from 'node:path';
 import { HTTP, type CloudEvent } from 'cloudevents';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDeadLetter } from '../../../src/dead-letter.ts';
-import { encodeExportMsg } from '../../../src/protocol/encode.ts';
 import type { Delivery } from '../../../src/sinks/sink.ts';
 import { resolveWebhookConfig } from '../../../src/sinks/webhook/options.ts';
 import { createWebhookSink } from '../../../src/sinks/webhook/webhook-sink.ts';
 import { makeCerts } from '../../helpers/certs.ts';
 import { capturingTelemetry, metricValue } from '../../helpers/reader.ts';
 import { startReceiver } from '../../helpers/receiver.ts';
-import { violation } from '../../helpers/runs.ts';
+import { deliveries } from '../../helpers/runs.ts';
 import { makeTmpDir, waitFor } from '../../helpers/tmp.ts';
 import { readFile } from 'node:fs/promises';
 
 const ID = '2026-01-01T00:00:00Z';
-function deliveries(n: number, from = 0): Delivery[] {
-  return Array.from({ length: n }, (_, k) => {
-    const i = from + k;
-    const msg = violation(ID, i);
-    return {
-      key: `c/r/${i + 2}`,
-      source: 'audit',
-      channel: 'c',
-      run: 'r',
-      line: i + 2,
-      raw: encodeExportMsg(msg),
-      msg,
-    };
-  });
-}
 
 describe('webhook sink', () => {
   let tmp: Awaited<ReturnType<typeof makeTmpDir>>;
