@@ -519,7 +519,8 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     last = false,
   ): Promise<void> {
     const p = deliver(batch, after, { more: !last && ch.pending.length + 1 < window });
-    p.catch(() => undefined);
+    // A failure stops the source even while this channel idles with batches in flight.
+    p.catch((err: unknown) => fail(err));
     ch.pending.push(p);
     if (last) await settle(ch);
     else while (ch.pending.length >= window) await oldest(ch);
