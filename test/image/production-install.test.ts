@@ -74,8 +74,13 @@ describe('the production install (what the image contains)', () => {
         () => out.split('\n').filter(Boolean).length === 5,
         `5 violations (stderr: ${err.slice(-500)})`,
       );
-      // The default state dir sits on the volume beside the root.
-      expect(await readdir(join(volume, '.gk-export-state'))).toContain('checkpoints.json');
+      // The default state dir sits on the volume beside the root. (The checkpoint is saved
+      // just after stdout has the lines: wait for its rename.)
+      await waitFor(
+        async () =>
+          (await readdir(join(volume, '.gk-export-state'))).includes('checkpoints.json'),
+        'the checkpoint on the volume',
+      );
     } finally {
       child.kill('SIGTERM');
       await new Promise((r) => child.on('close', r));
