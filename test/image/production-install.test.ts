@@ -77,8 +77,7 @@ describe('the production install (what the image contains)', () => {
       // The default state dir sits on the volume beside the root. (The checkpoint is saved
       // just after stdout has the lines: wait for its rename.)
       await waitFor(
-        async () =>
-          (await readdir(join(volume, '.gk-export-state'))).includes('checkpoints.json'),
+        async () => (await readdir(join(volume, '.gk-export-state'))).includes('checkpoints.json'),
         'the checkpoint on the volume',
       );
     } finally {
