@@ -5,52 +5,30 @@
  * type check, and the record is only parsed into an object when a consumer asks for it.
  */
 
+import { EXPORT_MSG_FIELD_TYPES, type FieldType } from './record.ts';
+
 /** Expected type of a top-level field. */
 const enum_ = { str: 1, strList: 2, strMap: 3, bool: 4, any: 5 } as const;
 type Expect = (typeof enum_)[keyof typeof enum_];
 
-const FIELD_TYPES = new Map<string, Expect>([
-  ['id', enum_.str],
-  ['details', enum_.any],
-  ['eventType', enum_.str],
-  ['group', enum_.str],
-  ['version', enum_.str],
-  ['kind', enum_.str],
-  ['name', enum_.str],
-  ['namespace', enum_.str],
-  ['message', enum_.str],
-  ['enforcementAction', enum_.str],
-  ['enforcementActions', enum_.strList],
-  ['constraintAnnotations', enum_.strMap],
-  ['resourceGroup', enum_.str],
-  ['resourceAPIVersion', enum_.str],
-  ['resourceKind', enum_.str],
-  ['resourceNamespace', enum_.str],
-  ['resourceName', enum_.str],
-  ['resourceLabels', enum_.strMap],
-  ['timestamp', enum_.str],
-  ['operation', enum_.str],
-  ['requestResource', enum_.str],
-  ['requestSubresource', enum_.str],
-  ['requestUsername', enum_.str],
-  ['requestUserUID', enum_.str],
-  ['requestUserGroups', enum_.strList],
-  ['dryRun', enum_.bool],
-]);
+const EXPECT_OF: Record<FieldType, Expect> = {
+  string: enum_.str,
+  'array of strings': enum_.strList,
+  'object of strings': enum_.strMap,
+  boolean: enum_.bool,
+  'JSON value': enum_.any,
+};
 
 /** Known fields grouped by byte length, for matching a key without decoding it. */
 const BY_LENGTH: { bytes: Uint8Array; name: string; expect: Expect }[][] = [];
-for (const [name, expect] of FIELD_TYPES) {
+for (const [name, type] of Object.entries(EXPORT_MSG_FIELD_TYPES)) {
+  const expect = EXPECT_OF[type];
   (BY_LENGTH[name.length] ??= []).push({ bytes: Buffer.from(name), name, expect });
 }
 
-const EXPECT_NAME: Record<Expect, string> = {
-  1: 'string',
-  2: 'array of strings',
-  3: 'object of strings',
-  4: 'boolean',
-  5: 'JSON value',
-};
+const EXPECT_NAME = Object.fromEntries(
+  Object.entries(EXPECT_OF).map(([name, expect]) => [expect, name]),
+) as Record<Expect, FieldType>;
 
 // Value kinds found while scanning.
 const K_STRING = 1;

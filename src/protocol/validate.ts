@@ -1,4 +1,4 @@
-import type { ExportMsg } from './record.ts';
+import { fieldsOfType, type ExportMsg } from './record.ts';
 
 /** One reason a value is not an ExportMsg. */
 export interface FieldError {
@@ -12,30 +12,9 @@ export type ValidationResult =
   | { readonly ok: true; readonly msg: ExportMsg }
   | { readonly ok: false; readonly errors: FieldError[] };
 
-const STRING_FIELDS = [
-  'id',
-  'eventType',
-  'group',
-  'version',
-  'kind',
-  'name',
-  'namespace',
-  'message',
-  'enforcementAction',
-  'resourceGroup',
-  'resourceAPIVersion',
-  'resourceKind',
-  'resourceNamespace',
-  'resourceName',
-  'timestamp',
-  'operation',
-  'requestResource',
-  'requestSubresource',
-  'requestUsername',
-  'requestUserUID',
-] as const;
-const STRING_LIST_FIELDS = ['enforcementActions', 'requestUserGroups'] as const;
-const STRING_MAP_FIELDS = ['constraintAnnotations', 'resourceLabels'] as const;
+const STRING_FIELDS = fieldsOfType('string');
+const STRING_LIST_FIELDS = fieldsOfType('array of strings');
+const STRING_MAP_FIELDS = fieldsOfType('object of strings');
 
 /** The JSON type name of a value, for messages (`null`, `array`, `object`, …). */
 export function jsonTypeOf(v: unknown): string {
