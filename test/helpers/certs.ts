@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** A test CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
@@ -20,6 +20,7 @@ export function makeCerts(dir: string) {
     '-subj',
     '/CN=gk-export test CA',
   );
+  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
   for (const who of ['server', 'client']) {
     run(
       'req',
@@ -33,42 +34,25 @@ export function makeCerts(dir: string) {
       '-subj',
       `/CN=${who}`,
     );
+    // The server certificate names 127.0.0.1 (server.ext); the client's needs no name.
+    const ext = who === 'server' ? ['-extfile', 'server.ext'] : [];
+    run(
+      'x509',
+      '-req',
+      '-in',
+      `${who}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${who}.crt`,
+      '-days',
+      '2',
+      ...ext,
+    );
   }
-  execFileSync('sh', ['-c', 'printf "subjectAltName=IP:127.0.0.1,DNS:localhost\\n" > server.ext'], {
-    cwd: dir,
-  });
-  run(
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'server.crt',
-    '-days',
-    '2',
-    '-extfile',
-    'server.ext',
-  );
-  run(
-    'x509',
-    '-req',
-    '-in',
-    'client.csr',
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'client.crt',
-    '-days',
-    '2',
-  );
   const f = (n: string) => join(dir, n);
   return {
     caFile: f('ca.crt'),
