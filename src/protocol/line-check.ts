@@ -1,8 +1,9 @@
 /**
  * Checks one export line as bytes, without building objects: JSON syntax (RFC 8259), that
  * the top level is an object, and that every known ExportMsg field has Gatekeeper's type.
- * This is the reader's hot path: it is several times faster than `JSON.parse` followed by a
- * type check, and the record is only parsed into an object when a consumer asks for it.
+ * This is the reference check, which explains what is wrong with a line; the reader's hot path
+ * runs the same check compiled to WebAssembly (line-check-batch.ts) and comes here only for
+ * the lines it rejects.
  */
 
 import { EXPORT_MSG_FIELD_TYPES, type FieldType } from './record.ts';
@@ -19,12 +20,24 @@ const EXPECT_OF: Record<FieldType, Expect> = {
   'JSON value': enum_.any,
 };
 
-/** Known fields grouped by byte length, for matching a key without decoding it. */
-const BY_LENGTH: { bytes: Uint8Array; name: string; expect: Expect }[][] = [];
-for (const [name, type] of Object.entries(EXPORT_MSG_FIELD_TYPES)) {
-  const expect = EXPECT_OF[type];
-  (BY_LENGTH[name.length] ??= []).push({ bytes: Buffer.from(name), name, expect });
+interface Field {
+  readonly bytes: Uint8Array;
+  readonly name: string;
+  readonly expect: Expect;
+  /** Position in Go's field order: the next key of a canonical line is usually the next field. */
+  readonly index: number;
 }
+
+const FIELDS: Field[] = Object.entries(EXPORT_MSG_FIELD_TYPES).map(([name, type], index) => ({
+  bytes: Buffer.from(name),
+  name,
+  expect: EXPECT_OF[type],
+  index,
+}));
+
+/** Known fields grouped by byte length, for matching a key without decoding it. */
+const BY_LENGTH: Field[][] = [];
+for (const f of FIELDS) (BY_LENGTH[f.bytes.length] ??= []).push(f);
 
 const EXPECT_NAME = Object.fromEntries(
   Object.entries(EXPECT_OF).map(([name, expect]) => [expect, name]),
@@ -66,10 +79,9 @@ class Bad extends Error {
 }
 
 const MAX_DEPTH = 512;
-// The line being checked and scan results that are not the position. The position is passed
+// Scan results that are not the position. The position is passed
 // in and returned as a plain number: module-level `let` variables are slow in per-byte loops
 // (every access is a context load with a hole check), locals stay in registers.
-let B: Buffer = Buffer.alloc(0);
 let strStart = 0;
 let strEscaped = false;
 /** Kind of the value the last `value()` call scanned. */
@@ -95,42 +107,44 @@ function isHex(h: number | undefined): boolean {
   );
 }
 
+/** Bytes that end a run of plain string content: `"`, `\\` and control characters. */
+const STOP = new Uint8Array(256);
+for (let c = 0; c < 0x20; c++) STOP[c] = 1;
+STOP[0x22] = 1;
+STOP[0x5c] = 1;
+
 /** Scans a string whose opening quote is at i; returns the index after the closing quote. */
 function string(b: Buffer, i: number, n: number): number {
   i++;
   strStart = i;
   let escaped = false;
   for (;;) {
+    // Plain content is most of a line: one table lookup a byte (measured faster than
+    // unrolling or a chain of comparisons).
+    while (i < n && STOP[b[i]!] === 0) i++;
     if (i >= n) fail('unterminated string', i);
     const c = b[i]!;
     if (c === 0x22) break;
-    if (c === 0x5c) {
-      escaped = true;
-      const e = b[i + 1];
-      if (e === 0x75) {
-        if (!(isHex(b[i + 2]) && isHex(b[i + 3]) && isHex(b[i + 4]) && isHex(b[i + 5]))) {
-          fail('bad \\u escape', i);
-        }
-        i += 6;
-        continue;
+    if (c !== 0x5c) fail('control character in string', i);
+    escaped = true;
+    const e = b[i + 1];
+    if (e === 0x75) {
+      if (!(isHex(b[i + 2]) && isHex(b[i + 3]) && isHex(b[i + 4]) && isHex(b[i + 5]))) {
+        fail('bad \\u escape', i);
       }
-      if (
-        e === 0x22 ||
-        e === 0x5c ||
-        e === 0x2f ||
-        e === 0x62 ||
-        e === 0x66 ||
-        e === 0x6e ||
-        e === 0x72 ||
-        e === 0x74
-      ) {
-        i += 2;
-        continue;
-      }
-      fail('bad escape', i);
-    }
-    if (c < 0x20) fail('control character in string', i);
-    i++;
+      i += 6;
+    } else if (
+      e === 0x22 ||
+      e === 0x5c ||
+      e === 0x2f ||
+      e === 0x62 ||
+      e === 0x66 ||
+      e === 0x6e ||
+      e === 0x72 ||
+      e === 0x74
+    ) {
+      i += 2;
+    } else fail('bad escape', i);
   }
   strEscaped = escaped;
   return i + 1;
@@ -210,18 +224,25 @@ function container(
   }
   let idx = 0;
   for (;;) {
-    let key = '';
+    // The key is decoded only to name it in an error.
+    let keyStart = 0;
+    let keyEnd = 0;
+    let keyEscaped = false;
     if (isObject) {
       if (b[i] !== 0x22) fail('expected a key', i);
       i = string(b, i, n);
-      if (stringsOf) key = decode(strStart, i - 1, strEscaped);
+      keyStart = strStart;
+      keyEnd = i - 1;
+      keyEscaped = strEscaped;
       i = ws(b, i, n);
       if (b[i] !== 0x3a) fail("expected ':'", i);
       i = ws(b, i + 1, n);
     }
     i = value(b, i, n, depth + 1, undefined);
     if (stringsOf && KIND !== K_STRING && KIND !== K_NULL) {
-      const where = isObject ? `${stringsOf}.${key}` : `${stringsOf}[${idx}]`;
+      const where = isObject
+        ? `${stringsOf}.${decode(b, keyStart, keyEnd, keyEscaped)}`
+        : `${stringsOf}[${idx}]`;
       throw new Bad('wrong_field_type', `${where}: expected string, got ${KIND_NAME[KIND]}`);
     }
     idx++;
@@ -238,15 +259,21 @@ function container(
   }
 }
 
-/** The known field whose name is exactly B[start, end), if any. */
-function knownField(start: number, end: number) {
+function sameBytes(b: Buffer, start: number, end: number, f: Field): boolean {
+  const fb = f.bytes;
+  if (fb.length !== end - start) return false;
+  for (let k = 0; k < fb.length; k++) if (b[start + k] !== fb[k]) return false;
+  return true;
+}
+
+/** The known field whose name is exactly b[start, end), trying the `next` in Go order first. */
+function knownField(b: Buffer, start: number, end: number, next: number): Field | undefined {
+  for (let k = next; k < FIELDS.length && k < next + 3; k++) {
+    if (sameBytes(b, start, end, FIELDS[k]!)) return FIELDS[k];
+  }
   const candidates = BY_LENGTH[end - start];
   if (!candidates) return undefined;
-  outer: for (const f of candidates) {
-    const fb = f.bytes;
-    for (let k = 0; k < fb.length; k++) if (B[start + k] !== fb[k]) continue outer;
-    return f;
-  }
+  for (const f of candidates) if (sameBytes(b, start, end, f)) return f;
   return undefined;
 }
 
@@ -257,27 +284,35 @@ const cacheBytes: Uint8Array[] = [];
 const cacheText: string[] = [];
 let cacheNext = 0;
 
-function decodeCached(start: number, end: number, escaped: boolean): string {
-  if (escaped) return decode(start, end, true);
+/**
+ * The text of the JSON string whose content (between the quotes) is `b[start, end)`;
+ * `escaped` says it contains backslash escapes. Recent unescaped values are cached.
+ *
+ * @example
+ * ```ts
+ * jsonStringAt(Buffer.from('"a\\u00e9"'), 1, 8, true); // 'aé'
+ * ```
+ */
+export function jsonStringAt(b: Buffer, start: number, end: number, escaped: boolean): string {
+  if (escaped) return decode(b, start, end, true);
   const len = end - start;
   search: for (let c = 0; c < cacheBytes.length; c++) {
     const cb = cacheBytes[c]!;
     if (cb.length !== len) continue;
-    for (let k = 0; k < len; k++) if (cb[k] !== B[start + k]) continue search;
+    for (let k = 0; k < len; k++) if (cb[k] !== b[start + k]) continue search;
     return cacheText[c]!;
   }
-  const text = decode(start, end, false);
-  cacheBytes[cacheNext] = B.slice(start, end);
+  const text = decode(b, start, end, false);
+  // A copy: Buffer#slice is a view, which would pin the whole chunk (and see it reused).
+  cacheBytes[cacheNext] = Uint8Array.prototype.slice.call(b, start, end);
   cacheText[cacheNext] = text;
   cacheNext = (cacheNext + 1) % CACHE_SIZE;
   return text;
 }
 
-/** The text of the JSON string whose content is B[start, end). */
-function decode(start: number, end: number, escaped: boolean): string {
-  const buf = B as Buffer;
-  if (!escaped) return buf.toString('utf8', start, end);
-  return JSON.parse(buf.toString('utf8', start - 1, end + 1)) as string;
+function decode(b: Buffer, start: number, end: number, escaped: boolean): string {
+  if (!escaped) return b.toString('utf8', start, end);
+  return JSON.parse(b.toString('utf8', start - 1, end + 1)) as string;
 }
 
 /**
@@ -290,18 +325,13 @@ function decode(start: number, end: number, escaped: boolean): string {
  * ```
  */
 export function checkExportLine(line: Buffer): LineCheck {
-  B = line;
   try {
     return record(line, line.length);
   } catch (err) {
     if (err instanceof Bad) return { ok: false, code: err.code, reason: err.message };
     throw err;
-  } finally {
-    B = EMPTY;
   }
 }
-
-const EMPTY = Buffer.alloc(0);
 
 function record(b: Buffer, n: number): LineCheck {
   let i = ws(b, 0, n);
@@ -322,13 +352,15 @@ function record(b: Buffer, n: number): LineCheck {
   let msgStart = -1;
   let msgEnd = -1;
   let msgEscaped = false;
+  let next = 0;
   if (b[i] === 0x7d) i++;
   else {
     for (;;) {
       if (b[i] !== 0x22) fail('expected a key', i);
       i = string(b, i, n);
-      const field = strEscaped ? undefined : knownField(strStart, i - 1);
-      const key = field ? field.name : strEscaped ? decode(strStart, i - 1, true) : '';
+      const field = strEscaped ? undefined : knownField(b, strStart, i - 1, next);
+      if (field) next = field.index + 1;
+      const key = field ? field.name : strEscaped ? decode(b, strStart, i - 1, true) : '';
       const expect = field ? field.expect : enum_.any;
       i = ws(b, i, n);
       if (b[i] !== 0x3a) fail("expected ':'", i);
@@ -345,8 +377,8 @@ function record(b: Buffer, n: number): LineCheck {
         if (!okType) {
           (wrong ??= []).push(`${key}: expected ${EXPECT_NAME[expect]}, got ${KIND_NAME[kind]}`);
         } else if (kind === K_STRING) {
-          if (key === 'eventType') eventType = decodeCached(strStart, i - 1, strEscaped);
-          else if (key === 'name') name = decodeCached(strStart, i - 1, strEscaped);
+          if (key === 'eventType') eventType = jsonStringAt(b, strStart, i - 1, strEscaped);
+          else if (key === 'name') name = jsonStringAt(b, strStart, i - 1, strEscaped);
           else if (key === 'message') {
             // Only markers (no eventType) need their message: decode it at the end.
             msgStart = strStart;
@@ -370,6 +402,6 @@ function record(b: Buffer, n: number): LineCheck {
   i = ws(b, i, n);
   if (i !== n) fail('trailing characters', i);
   if (wrong) return { ok: false, code: 'wrong_field_type', reason: wrong.join('; ') };
-  if (eventType === undefined && msgStart >= 0) message = decode(msgStart, msgEnd, msgEscaped);
+  if (eventType === undefined && msgStart >= 0) message = decode(b, msgStart, msgEnd, msgEscaped);
   return { ok: true, eventType, message, name };
 }

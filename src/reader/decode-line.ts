@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { AUDIT_COMPLETED, AUDIT_STARTED } from '../protocol/names.ts';
 import { checkExportLine } from '../protocol/line-check.ts';
+import { checkExportLines, type LineCheckOk } from '../protocol/line-check-batch.ts';
 import type { ExportMsg } from '../protocol/record.ts';
 import { deliveryKey, type Delivery, type SourceKind } from '../sinks/sink.ts';
 import { InvalidCode } from '../telemetry/index.ts';
@@ -19,17 +20,20 @@ export interface DecodeFailure {
   readonly reason: string;
 }
 
+/** A decoded export line, or why it is bad. */
+export type Decoded = ExportLine | DecodeFailure;
+
 /**
- * A checked export line. The record object is only built (JSON.parse) when a consumer reads
- * `msg`, and the text only when it reads `raw`: the stdout sink needs neither.
+ * A checked export line. Only what the check found is kept: the bytes are cut out of the read
+ * buffer, the key built, the text decoded and the record parsed (JSON.parse) when a consumer
+ * asks. The stdout sink asks for none of them.
  */
-class ExportLine implements Delivery {
-  readonly key: string;
-  readonly source: SourceKind;
-  readonly channel: string;
-  readonly run: string;
+export class ExportLine implements Delivery {
+  readonly origin: LineOrigin;
   readonly line: number;
-  readonly bytes: Buffer;
+  readonly buf: Buffer;
+  readonly at: number;
+  readonly byteLength: number;
   readonly marker?: 'started' | 'completed';
   /** Top-level fields known from the check, without parsing. */
   readonly eventType: string | undefined;
@@ -37,18 +41,12 @@ class ExportLine implements Delivery {
   #raw: string | undefined;
   #msg: ExportMsg | undefined;
 
-  constructor(
-    origin: LineOrigin,
-    number: number,
-    bytes: Buffer,
-    check: { eventType: string | undefined; name: string | undefined; message: string | undefined },
-  ) {
-    this.key = deliveryKey(origin.channel, origin.run, number);
-    this.source = origin.source;
-    this.channel = origin.channel;
-    this.run = origin.run;
-    this.line = number;
-    this.bytes = bytes;
+  constructor(origin: LineOrigin, line: RawLine, check: LineCheckOk) {
+    this.origin = origin;
+    this.line = line.number;
+    this.buf = line.buf;
+    this.at = line.at;
+    this.byteLength = line.length;
     this.eventType = check.eventType;
     this.name = check.name;
     if (check.eventType === undefined) {
@@ -57,8 +55,28 @@ class ExportLine implements Delivery {
     }
   }
 
+  get source(): SourceKind {
+    return this.origin.source;
+  }
+
+  get channel(): string {
+    return this.origin.channel;
+  }
+
+  get run(): string {
+    return this.origin.run;
+  }
+
+  get key(): string {
+    return deliveryKey(this.origin.channel, this.origin.run, this.line);
+  }
+
+  get bytes(): Buffer {
+    return this.buf.subarray(this.at, this.at + this.byteLength);
+  }
+
   get raw(): string {
-    return (this.#raw ??= this.bytes.toString('utf8'));
+    return (this.#raw ??= this.buf.toString('utf8', this.at, this.at + this.byteLength));
   }
 
   get msg(): ExportMsg {
@@ -76,10 +94,7 @@ class ExportLine implements Delivery {
  * if ('code' in r) report(r); else batch.push(r);
  * ```
  */
-export function decodeLine(
-  origin: LineOrigin,
-  line: RawLine,
-): (Delivery & { readonly name: string | undefined }) | DecodeFailure {
+export function decodeLine(origin: LineOrigin, line: RawLine): Decoded {
   if (line.tooLong) {
     return {
       code: InvalidCode.LineTooLong,
@@ -98,5 +113,54 @@ export function decodeLine(
   if (!isUtf8(bytes)) return { code: InvalidCode.InvalidUtf8, reason: 'line is not valid UTF-8' };
   const check = checkExportLine(bytes);
   if (!check.ok) return { code: check.code, reason: check.reason };
-  return new ExportLine(origin, line.number, bytes, check);
+  return new ExportLine(origin, line, check);
+}
+
+/**
+ * `decodeLine` for many lines, with the same results: lines that share a read buffer are
+ * checked together (one UTF-8 check over their bytes, the WebAssembly line check), and only a
+ * line that fails goes through `decodeLine` to learn why.
+ *
+ * @example
+ * ```ts
+ * for (const r of decodeLines(origin, await reader.read(4096))) …
+ * ```
+ */
+export function decodeLines(origin: LineOrigin, lines: readonly RawLine[]): Decoded[] {
+  const out: Decoded[] = new Array(lines.length);
+  let i = 0;
+  while (i < lines.length) {
+    const first = lines[i]!;
+    if (first.tooLong || first.truncated) {
+      out[i] = decodeLine(origin, first);
+      i += 1;
+      continue;
+    }
+    // The run of ordinary lines in the same buffer.
+    let j = i + 1;
+    while (j < lines.length && lines[j]!.buf === first.buf && !lines[j]!.tooLong) j += 1;
+    const group = lines.slice(i, j);
+    const last = group[group.length - 1]!;
+    // Newlines are ASCII, so the region is valid UTF-8 exactly when every line in it is. (NUL
+    // bytes need no check of their own: the line check rejects every control character, and
+    // decodeLine then names it.)
+    if (isUtf8(first.buf.subarray(first.at, last.at + last.length))) {
+      const checks = checkExportLines(
+        first.buf,
+        group.map((l) => l.at),
+        group.map((l) => l.at + l.length),
+        group.length,
+      );
+      for (let k = 0; k < group.length; k++) {
+        const check = checks[k];
+        out[i + k] = check
+          ? new ExportLine(origin, group[k]!, check)
+          : decodeLine(origin, group[k]!);
+      }
+    } else {
+      for (let k = 0; k < group.length; k++) out[i + k] = decodeLine(origin, group[k]!);
+    }
+    i = j;
+  }
+  return out;
 }

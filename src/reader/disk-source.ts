@@ -3,10 +3,10 @@ import type { DeadLetter } from '../dead-letter.ts';
 import type { Delivery } from '../sinks/sink.ts';
 import { InvalidCode, type Telemetry } from '../telemetry/index.ts';
 import { checkpointKey, type CheckpointEntry, type CheckpointStore } from './checkpoint.ts';
-import { decodeLine } from './decode-line.ts';
+import { decodeLines } from './decode-line.ts';
 import { startDiscovery } from './discovery.ts';
 import { reportInvalid } from './invalid.ts';
-import { createLineReader } from './line-reader.ts';
+import { createLineReader, type RawLine } from './line-reader.ts';
 import { isHeldByWriter, withExclusiveLock } from './locks.ts';
 import { deleteSegment, runsBeyondRetention, unlinkIfSame } from './retention.ts';
 import { newRunState, openRunFile, runEntry, runKey, type RunState } from './run-state.ts';
@@ -389,16 +389,14 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     return true;
   }
 
-  async function handleLines(
-    ch: Channel,
-    r: RunState,
-    lines: Parameters<typeof decodeLine>[1][],
-  ): Promise<Delivery[]> {
+  async function handleLines(ch: Channel, r: RunState, lines: RawLine[]): Promise<Delivery[]> {
     const batch: Delivery[] = [];
     const origin = { source: r.kind, channel: ch.name, run: r.run } as const;
-    for (const line of lines) {
+    const decoded = decodeLines(origin, lines);
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!;
+      const d = decoded[i]!;
       r.lines += 1;
-      const d = decodeLine(origin, line);
       if ('code' in d) {
         r.invalid += 1;
         await reportInvalid(
@@ -510,7 +508,10 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
 
   /**
    * Hands a batch to the pipeline, keeping at most `window` of the channel's batches
-   * unacknowledged; `last` (the run is done after it) waits for every one of them.
+   * unacknowledged plus one waiting for its turn: the next batch is read and checked while the
+   * sink and the checkpoint work on the earlier ones. (The pipeline starts writing a batch only
+   * once the window has room, so no more batches are in flight than before.) `last` (the run
+   * is done after it) waits for every one of them.
    */
   async function send(
     ch: Channel,
@@ -523,7 +524,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     p.catch((err: unknown) => fail(err));
     ch.pending.push(p);
     if (last) await settle(ch);
-    else while (ch.pending.length >= window) await oldest(ch);
+    else while (ch.pending.length > window) await oldest(ch);
   }
 
   async function settle(ch: Channel): Promise<void> {

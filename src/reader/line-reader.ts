@@ -13,6 +13,10 @@ export interface RawLine {
    * first bytes (an excerpt for the dead letter).
    */
   readonly bytes: Buffer;
+  /** The buffer that holds `bytes` at `[at, at + length)` (lines of one read share it). */
+  readonly buf: Buffer;
+  readonly at: number;
+  readonly length: number;
   /** The line was longer than the limit; `bytes` is an excerpt and the rest was skipped. */
   readonly tooLong?: boolean;
   /** The line ended in `\r\n`. */
@@ -35,6 +39,47 @@ export interface LineReaderOptions {
 }
 
 const EXCERPT_BYTES = 4096;
+/** Room for a partial line in front of each chunk (longer ones are joined by a copy). */
+const HEADROOM = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
+
+/** A line as a place in a shared buffer: `bytes` is only cut out when someone asks for it. */
+class Line implements RawLine {
+  readonly number: number;
+  readonly start: number;
+  readonly end: number;
+  readonly buf: Buffer;
+  readonly at: number;
+  readonly length: number;
+  readonly crlf: boolean;
+
+  constructor(
+    number: number,
+    start: number,
+    end: number,
+    buf: Buffer,
+    at: number,
+    length: number,
+    crlf: boolean,
+  ) {
+    this.number = number;
+    this.start = start;
+    this.end = end;
+    this.buf = buf;
+    this.at = at;
+    this.length = length;
+    this.crlf = crlf;
+  }
+
+  get bytes(): Buffer {
+    return this.buf.subarray(this.at, this.at + this.length);
+  }
+}
+
+/** A line given as its own buffer (an excerpt, or the remainder of a file). */
+function whole(line: Omit<RawLine, 'buf' | 'at' | 'length'> & { readonly bytes: Buffer }): RawLine {
+  return { ...line, buf: line.bytes, at: 0, length: line.bytes.length };
+}
 const NL = 0x0a;
 const CR = 0x0d;
 
@@ -55,49 +100,56 @@ export function createLineReader(fh: FileHandle, from: LinePosition, opts: LineR
   const chunkBytes = opts.chunkBytes ?? 1024 * 1024;
   const maxLine = opts.maxLineBytes;
   // `pending` holds bytes of the current (incomplete) line, read but not yet returned.
-  let pending: Buffer = Buffer.alloc(0);
+  let pending: Buffer = EMPTY;
   let pendingStart = from.offset; // file offset of pending[0]
   let readPos = from.offset; // file offset of the next byte to read
   let lineNo = from.line;
   // Over-long line being skipped: its start offset and the excerpt kept.
   let skipping: { start: number; excerpt: Buffer } | undefined;
-  // Two buffers: while the caller processes one chunk, the next is already being read
-  // (read-ahead), so the disk's latency is hidden behind the parsing.
-  const buffers = [Buffer.allocUnsafe(chunkBytes), Buffer.allocUnsafe(chunkBytes)];
-  let which = 0;
-  let ahead: { at: number; read: Promise<number> } | undefined;
+  // While the caller processes one chunk, the next is already being read (read-ahead), so the
+  // disk's latency is hidden behind the parsing. Each chunk is read into a buffer of its own
+  // (the lines handed out point into it) with room in front for the previous chunk's partial
+  // last line, so joining the two copies only that line, not the chunk.
+  let ahead: { at: number; buf: Buffer; read: Promise<number> } | undefined;
 
-  function startRead(at: number): Promise<number> {
-    const buf = buffers[which]!;
-    return fh.read(buf, 0, chunkBytes, at).then((r) => r.bytesRead);
+  function startRead(at: number) {
+    const buf = Buffer.allocUnsafeSlow(HEADROOM + chunkBytes);
+    return { at, buf, read: fh.read(buf, HEADROOM, chunkBytes, at).then((r) => r.bytesRead) };
   }
 
   /** Reads more bytes; returns false at end of file. */
   async function fill(): Promise<boolean> {
-    const bytesRead = ahead && ahead.at === readPos ? await ahead.read : await startRead(readPos);
+    const next = ahead && ahead.at === readPos ? ahead : startRead(readPos);
     ahead = undefined;
+    const bytesRead = await next.read;
     if (bytesRead === 0) return false;
-    const fresh = buffers[which]!.subarray(0, bytesRead);
-    pending = pending.length === 0 ? Buffer.from(fresh) : Buffer.concat([pending, fresh]);
+    const tail = pending.length;
+    if (tail === 0) pending = next.buf.subarray(HEADROOM, HEADROOM + bytesRead);
+    else if (tail <= HEADROOM) {
+      pending.copy(next.buf, HEADROOM - tail);
+      pending = next.buf.subarray(HEADROOM - tail, HEADROOM + bytesRead);
+    } else pending = Buffer.concat([pending, next.buf.subarray(HEADROOM, HEADROOM + bytesRead)]);
     readPos += bytesRead;
-    which ^= 1;
     // A full chunk means there is probably more: start reading it now. (At the end of a
     // growing file we do not read ahead: a later call re-reads at the same position.)
-    if (bytesRead === chunkBytes) ahead = { at: readPos, read: startRead(readPos) };
+    if (bytesRead === chunkBytes) ahead = startRead(readPos);
     return true;
   }
 
-  function makeLine(start: number, body: Buffer, end: number): RawLine {
+  /** The line pending[from, nl) (nl: its `\n`). */
+  function makeLine(from: number, nl: number): RawLine {
     lineNo += 1;
-    let bytes = body;
-    let crlf = false;
-    if (bytes.length > 0 && bytes[bytes.length - 1] === CR) {
-      bytes = bytes.subarray(0, bytes.length - 1);
-      crlf = true;
-    }
-    return crlf
-      ? { number: lineNo, start, end, bytes, crlf }
-      : { number: lineNo, start, end, bytes };
+    const crlf = nl > from && pending[nl - 1] === CR;
+    const length = nl - from - (crlf ? 1 : 0);
+    return new Line(
+      lineNo,
+      pendingStart + from,
+      pendingStart + nl + 1,
+      pending,
+      from,
+      length,
+      crlf,
+    );
   }
 
   /** Splits complete lines out of `pending`, up to `max`. */
@@ -111,13 +163,15 @@ export function createLineReader(fh: FileHandle, from: LinePosition, opts: LineR
           break;
         }
         lineNo += 1;
-        out.push({
-          number: lineNo,
-          start: skipping.start,
-          end: pendingStart + nl + 1,
-          bytes: skipping.excerpt,
-          tooLong: true,
-        });
+        out.push(
+          whole({
+            number: lineNo,
+            start: skipping.start,
+            end: pendingStart + nl + 1,
+            bytes: skipping.excerpt,
+            tooLong: true,
+          }),
+        );
         skipping = undefined;
         from = nl + 1;
         continue;
@@ -134,22 +188,24 @@ export function createLineReader(fh: FileHandle, from: LinePosition, opts: LineR
       }
       if (nl - from > maxLine) {
         lineNo += 1;
-        out.push({
-          number: lineNo,
-          start: pendingStart + from,
-          end: pendingStart + nl + 1,
-          bytes: Buffer.from(pending.subarray(from, from + EXCERPT_BYTES)),
-          tooLong: true,
-        });
+        out.push(
+          whole({
+            number: lineNo,
+            start: pendingStart + from,
+            end: pendingStart + nl + 1,
+            bytes: Buffer.from(pending.subarray(from, from + EXCERPT_BYTES)),
+            tooLong: true,
+          }),
+        );
       } else {
-        out.push(makeLine(pendingStart + from, pending.subarray(from, nl), pendingStart + nl + 1));
+        out.push(makeLine(from, nl));
       }
       from = nl + 1;
     }
     if (from > 0) {
-      // Keep only the unconsumed tail; copy so the consumed lines' memory can be released
-      // once callers drop them (subarrays share the parent buffer).
-      pending = from >= pending.length ? Buffer.alloc(0) : Buffer.from(pending.subarray(from));
+      // Keep only the unconsumed tail (a view: the lines handed out hold the chunk anyway, and
+      // the next fill copies a short tail out of it).
+      pending = from >= pending.length ? EMPTY : pending.subarray(from);
       pendingStart += from;
     }
   }
@@ -184,18 +240,25 @@ export function createLineReader(fh: FileHandle, from: LinePosition, opts: LineR
         skipping = undefined;
         lineNo += 1;
         const end = readPos;
-        pending = Buffer.alloc(0);
+        pending = EMPTY;
         pendingStart = end;
-        return { number: lineNo, start, end, bytes: excerpt, tooLong: true, truncated: true };
+        return whole({
+          number: lineNo,
+          start,
+          end,
+          bytes: excerpt,
+          tooLong: true,
+          truncated: true,
+        });
       }
       if (pending.length === 0) return undefined;
       const start = pendingStart;
       const end = pendingStart + pending.length;
       const body = pending;
-      pending = Buffer.alloc(0);
+      pending = EMPTY;
       pendingStart = end;
       lineNo += 1;
-      return { number: lineNo, start, end, bytes: body, truncated: true };
+      return whole({ number: lineNo, start, end, bytes: body, truncated: true });
     },
     /** Offset and line number just past the last returned line. */
     position(): LinePosition {

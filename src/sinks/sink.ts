@@ -20,6 +20,13 @@ export interface Delivery {
   readonly raw: string;
   /** The same line as UTF-8 bytes, when the source has them (saves re-encoding). */
   readonly bytes?: Buffer;
+  /**
+   * Where `bytes` lie in a buffer that the lines of one read share (`buf[at, at + byteLength)`),
+   * when the source has that: a sink can then copy a run of adjacent lines at once.
+   */
+  readonly buf?: Buffer;
+  readonly at?: number;
+  readonly byteLength?: number;
   /** The record (sources may parse it lazily, on first access). */
   readonly msg: ExportMsg;
   /** Set on the run's start/completion marker lines. */

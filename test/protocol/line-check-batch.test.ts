@@ -1,0 +1,139 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { checkExportLine } from '../../src/protocol/line-check.ts';
+import { checkExportLines } from '../../src/protocol/line-check-batch.ts';
+import { LINE_CHECK_WASM } from '../../src/protocol/wasm/line-check.wasm.ts';
+import { compileLineCheck } from '../../scripts/build-wasm.ts';
+
+/** Checks `lines` both ways, packed in one buffer with `gap` bytes between them. */
+function both(lines: string[], gap = '\n') {
+  const buf = Buffer.from(lines.join(gap) + gap);
+  const starts: number[] = [];
+  const ends: number[] = [];
+  let at = 0;
+  for (const l of lines) {
+    starts.push(at);
+    at += Buffer.byteLength(l);
+    ends.push(at);
+    at += Buffer.byteLength(gap);
+  }
+  const fast = checkExportLines(buf, starts, ends, lines.length);
+  return lines.map((l, i) => ({
+    line: l,
+    reference: checkExportLine(buf.subarray(starts[i], ends[i])),
+    fast: fast[i],
+  }));
+}
+
+function expectAgreement(lines: string[], gap?: string) {
+  for (const { line, reference, fast } of both(lines, gap)) {
+    if (reference.ok) expect(fast, line).toEqual(reference);
+    else expect(fast, line).toBeUndefined();
+  }
+}
+
+describe('WebAssembly line check', () => {
+  it('extracts eventType, name and marker messages as the reference check does', () => {
+    const [a, b, c] = both([
+      '{"id":"x","eventType":"violation_audited","name":"c\\u00e9","message":"m"}',
+      ' {"id":"x","message":"audit is started"} ',
+      '{"eventType":"e","eventType":null,"name":"n","name":"n2"}',
+    ]);
+    expect(a!.fast).toEqual({
+      ok: true,
+      eventType: 'violation_audited',
+      name: 'cé',
+      message: undefined,
+    });
+    expect(b!.fast).toMatchObject({ ok: true, message: 'audit is started' });
+    expect(c!.fast).toEqual(c!.reference);
+  });
+
+  it('accepts and rejects exactly what the reference check does', () => {
+    const deep = (n: number) => '{"details":' + '['.repeat(n) + ']'.repeat(n) + '}';
+    expectAgreement([
+      '{"a":1e5,"b":-0.5E-3,"c":[true,false,null,{}],"d":{"e":[[]]}}',
+      '{}',
+      '{"details":"s"}',
+      '{"name":null}',
+      '[1,2]',
+      '"s"',
+      '{"name":5}',
+      '{"dryRun":"y"}',
+      '{"resourceLabels":{"a":1}}',
+      '{"enforcementActions":["a",2]}',
+      '{"requestUserGroups":["a",null]}',
+      '{"constraintAnnotations":{"a":"b","c":null}}',
+      '{"na\\u006de":5}',
+      '{"a":1,}',
+      '{"a":01}',
+      '{"a":"\\x"}',
+      '{"a":"\u0001"}',
+      '{"a":"\u0000"}',
+      '{"a":tru}',
+      '{"a":"\\u12G4"}',
+      '{',
+      '',
+      '{"a":"x"}\r',
+      '{"a":"é€😀"}',
+      deep(510),
+      deep(511),
+      deep(600),
+    ]);
+  });
+
+  it('finds a quote, backslash or control character at every position of a long string', () => {
+    // The string scan goes sixteen bytes a step: put the special byte at each offset.
+    const lines: string[] = [];
+    for (let k = 0; k < 40; k++) {
+      const pad = 'p'.repeat(k);
+      lines.push(`{"message":"${pad}\\"${'q'.repeat(40 - k)}"}`);
+      lines.push(`{"message":"${pad}\u0002${'q'.repeat(40 - k)}"}`);
+      lines.push(`{"message":"${pad}","name":"${'r'.repeat(k)}"}`);
+      lines.push(`{"message":"${pad}\\u00e9\\n${'s'.repeat(k)}`);
+    }
+    expectAgreement(lines);
+  });
+
+  it('agrees with the reference check on a corpus of mutated records', () => {
+    const base =
+      '{"id":"2023-07-18T21:21:52Z","details":{"missing_labels":["test"]},"eventType":"violation_audited","name":"x","message":"audit is started","resourceLabels":{"a":"b"},"dryRun":false}';
+    let seed = 7;
+    const rand = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+    const alphabet = '{}[]":,\\ ae0-.1tnuf\u0001é';
+    const lines: string[] = [];
+    for (let k = 0; k < 5000; k++) {
+      const chars = [...base];
+      for (let m = 0; m <= k % 3; m++) {
+        const pos = Math.floor(rand() * chars.length);
+        const op = rand();
+        const c = alphabet[Math.floor(rand() * alphabet.length)]!;
+        if (op < 0.33) chars.splice(pos, 1);
+        else if (op < 0.66) chars.splice(pos, 0, c);
+        else chars[pos] = c;
+      }
+      lines.push(chars.join(''));
+    }
+    const results = both(lines);
+    // The corpus has both kinds, so a check that always said yes (or no) would fail.
+    expect(results.filter((r) => r.reference.ok).length).toBeGreaterThan(1000);
+    expect(results.filter((r) => !r.reference.ok).length).toBeGreaterThan(1000);
+    for (const { line, reference, fast } of results) {
+      if (reference.ok) expect(fast, line).toEqual(reference);
+      else expect(fast, line).toBeUndefined();
+    }
+  });
+
+  it('checks lines that lie anywhere in the buffer, with bytes between them', () => {
+    expectAgreement(['{"name":"a"}', '{"name":1}', '{"eventType":"x"}'], '\n]garbage"\n');
+  });
+
+  const clang = spawnSync('clang', ['--version']).status === 0;
+  const wasmLd = spawnSync('wasm-ld', ['--version']).status === 0;
+  it.skipIf(!clang || !wasmLd)(
+    'embeds exactly what line-check.c compiles to (needs clang and wasm-ld)',
+    () => {
+      expect(compileLineCheck().toString('base64')).toBe(LINE_CHECK_WASM);
+    },
+  );
+});
