@@ -61,9 +61,10 @@ export function rawFormat(opts: { includeMarkers: boolean }): StdoutFormatter {
 }
 
 /**
- * The stdout sink: writes each batch as the formatter gives it; acknowledges once the bytes are handed to the fd and
- * no drain is pending (a slow `kubectl logs` consumer pauses the reader instead of growing
- * memory).
+ * The stdout sink: writes each batch as the formatter gives it and acknowledges once the
+ * stream has handed every byte to the fd (its write callback), so a slow `kubectl logs`
+ * consumer pauses the reader instead of growing memory, and a crash cannot lose what was
+ * acknowledged.
  *
  * @example
  * ```ts
@@ -78,11 +79,19 @@ export function createStdoutSink(opts: StdoutSinkOptions): Sink {
     name: 'stdout',
     async write(batch) {
       const out = opts.format(batch);
-      let room = true;
-      if (Array.isArray(out)) for (const part of out) room = stream.write(part) && room;
-      else if (out.length > 0) room = stream.write(out);
-      if (!room) await once(stream, 'drain');
-      opts.metrics?.delivered.inc({ sink: 'stdout' }, batch.filter((d) => !d.marker).length);
+      const parts = (Array.isArray(out) ? out : [out]).filter((p) => p.length > 0);
+      // The ack waits for the last part's write callback: the bytes are then with the kernel.
+      // (`write()` returning true only says the stream's buffer has room: a pipe that is full
+      // keeps them in this process, and a crash after the checkpoint would lose them.)
+      if (parts.length > 0) {
+        await new Promise<void>((resolve, reject) => {
+          for (let i = 0; i < parts.length - 1; i++) stream.write(parts[i]!);
+          stream.write(parts[parts.length - 1]!, (err) => (err ? reject(err) : resolve()));
+        });
+      }
+      let records = 0;
+      for (const d of batch) if (!d.marker) records += 1;
+      opts.metrics?.delivered.inc({ sink: 'stdout' }, records);
     },
     close() {
       closed ??= stream.writableNeedDrain
