@@ -177,10 +177,10 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
         });
       }
     }
-    const files = await scanChannel(ch.dir, (name) => known.get(name));
+    const scanned = await scanChannel(ch.dir, (name) => known.get(name));
     const now = Date.now();
     const present = new Set<string>();
-    for (const f of files ?? []) {
+    for (const f of scanned?.files ?? []) {
       if (!wanted(f) || f.state === 'admission-open') continue;
       if (f.type !== 'file') {
         const code = f.type === 'symlink' ? InvalidCode.Symlink : InvalidCode.NotARegularFile;
@@ -219,31 +219,38 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       // delete it without the reader losing a line.
       await ensureOpen(ch, r);
     }
-    for (const r of [...ch.runs.values()]) {
-      if (present.has(r.ino)) continue;
-      if (r.delivered) {
-        await closeRun(r);
-        forget(ch, r);
-      } else if (r.fh) {
-        r.gone = true;
-        // A .txt that vanished unseen as .log was completed and deleted at once (the writer's
-        // retention with maxAuditResults 0) — or removed by someone else. Once no writer holds
-        // it, it will not grow: deliver what it has.
-        if (r.phase === 'open' && !isHeldByWriter(r.fh.fd)) r.phase = 'complete';
-      } else {
-        const saved = store.get(runKey(r));
-        const lostBytes = Math.max(0, r.size - (saved?.offset ?? 0));
-        metrics.lostRuns.inc();
-        metrics.lostBytes.inc(lostBytes);
-        metrics.runsPopped.inc();
-        log.error(
-          { channel: ch.name, run: r.run, file: rel(ch, r.name), lostBytes },
-          'run deleted before it could be delivered: its undelivered lines are lost',
-        );
-        forget(ch, r);
+    if (scanned && scanned.vanished > 0) {
+      // The directory changed during the scan: a run renamed meanwhile (.txt → .log) is under
+      // neither name here. Taking it for deleted would forget its checkpoint and deliver it
+      // again when the next scan finds it, so nothing is concluded from absence: look again.
+      ch.rescan = true;
+    } else {
+      for (const r of [...ch.runs.values()]) {
+        if (present.has(r.ino)) continue;
+        if (r.delivered) {
+          await closeRun(r);
+          forget(ch, r);
+        } else if (r.fh) {
+          r.gone = true;
+          // A .txt that vanished unseen as .log was completed and deleted at once (the writer's
+          // retention with maxAuditResults 0) — or removed by someone else. Once no writer holds
+          // it, it will not grow: deliver what it has.
+          if (r.phase === 'open' && !isHeldByWriter(r.fh.fd)) r.phase = 'complete';
+        } else {
+          const saved = store.get(runKey(r));
+          const lostBytes = Math.max(0, r.size - (saved?.offset ?? 0));
+          metrics.lostRuns.inc();
+          metrics.lostBytes.inc(lostBytes);
+          metrics.runsPopped.inc();
+          log.error(
+            { channel: ch.name, run: r.run, file: rel(ch, r.name), lostBytes },
+            'run deleted before it could be delivered: its undelivered lines are lost',
+          );
+          forget(ch, r);
+        }
       }
+      if (scanned) pruneCheckpoints(ch);
     }
-    if (files) pruneCheckpoints(ch);
     await detectAbandoned(ch, now);
     updateLag(now);
     wake(ch);

@@ -31,7 +31,7 @@ export async function inspectRoot(root: string, stateDir: string): Promise<RunRe
   const store = await openCheckpointStore(stateDir);
   const reports: RunReport[] = [];
   for (const channel of await listChannels(root)) {
-    const files = (await scanChannel(join(root, channel))) ?? [];
+    const files = (await scanChannel(join(root, channel)))?.files ?? [];
     files.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.name < b.name ? -1 : 1));
     for (const f of files) {
       if (f.type !== 'file' || f.state === 'admission-open') continue;

@@ -53,20 +53,32 @@ export async function listChannels(root: string): Promise<string[]> {
     .sort();
 }
 
+/** One look at a channel directory. */
+export interface ChannelScan {
+  readonly files: ScannedFile[];
+  /**
+   * Entries that vanished between readdir and lstat. When there are any, the directory changed
+   * during the scan: a file renamed meanwhile (`.txt` → `.log`) is in neither name, so a file
+   * missing from `files` is not known to be gone.
+   */
+  readonly vanished: number;
+}
+
 /**
  * Reads a channel directory: every entry whose name is part of the contract, with lstat
- * data. Entries that vanish between readdir and lstat are skipped. Missing dir → undefined.
+ * data. Entries that vanish between readdir and lstat are skipped and counted. Missing dir →
+ * undefined.
  *
  * @example
  * ```ts
- * const files = await scanChannel('/tmp/violations/topics/audit-channel');
+ * const { files } = (await scanChannel('/tmp/violations/topics/audit-channel')) ?? { files: [] };
  * ```
  */
 export async function scanChannel(
   dir: string,
   /** Entries the caller already knows and that cannot have changed (complete runs): no lstat. */
   known: (name: string) => ScannedFile | undefined = () => undefined,
-): Promise<ScannedFile[] | undefined> {
+): Promise<ChannelScan | undefined> {
   let names: string[];
   try {
     names = await readdir(dir);
@@ -76,6 +88,7 @@ export async function scanChannel(
     throw err;
   }
   const out: ScannedFile[] = [];
+  let vanished = 0;
   await Promise.all(
     names.map(async (name) => {
       const { state, run } = classifyFileName(name);
@@ -98,8 +111,9 @@ export async function scanChannel(
         });
       } catch (err) {
         if (errnoCode(err) !== 'ENOENT') throw err;
+        vanished += 1;
       }
     }),
   );
-  return out;
+  return { files: out, vanished };
 }

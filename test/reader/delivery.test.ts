@@ -131,6 +131,30 @@ describe.each([
     expect(await metricValue(r.telemetry, 'gk_export_runs_lost_total')).toBe(0);
   });
 
+  it('delivers each run once when runs are renamed and deleted during its directory scans', async () => {
+    // Regression: a scan that listed a run as .txt, then found it renamed to .log before its
+    // lstat, took the run for deleted, forgot its checkpoint and delivered it again.
+    const dir = join(root, 'c');
+    await mkdir(dir);
+    const c = collectingSink();
+    start({ sink: c.sink, intervalMs: 20 });
+    const runs = 40;
+    for (let i = 0; i < runs; i++) {
+      const run = auditIdOf(i).replaceAll(':', '_');
+      const txt = join(dir, `${run}.txt`);
+      await writeFile(txt, runLines(auditIdOf(i), 20).join(''));
+      await new Promise((res) => setTimeout(res, i % 4));
+      await rename(txt, join(dir, `${run}.log`));
+      await waitFor(() => c.violations().length >= 20 * (i + 1), `run ${i} delivered`);
+      // The writer's retention (maxAuditResults 1).
+      if (i > 0) await unlink(join(dir, `${auditIdOf(i - 1).replaceAll(':', '_')}.log`));
+    }
+    await new Promise((res) => setTimeout(res, 300));
+    const keys = c.violations().map((d) => d.key);
+    expect(new Set(keys).size).toBe(20 * runs);
+    expect(keys).toHaveLength(20 * runs);
+  });
+
   it('keeps at most --max-audit-results delivered runs, deleting the oldest', async () => {
     for (let i = 1; i <= 5; i++) await writeCompletedRun(root, 'c', auditIdOf(i), 1, 1000 + i);
     const c = collectingSink();
