@@ -32,5 +32,5 @@ USER 1000:999
 ENV NODE_ENV=production
 EXPOSE 9465
 # A small young generation keeps resident memory near 100 MiB while streaming (see src/cli.ts).
-ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=2", "/app/dist/cli.js"]
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=8", "/app/dist/cli.js"]
 CMD ["read"]

@@ -1,3 +1,4 @@
+import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 
 /**
@@ -15,5 +16,23 @@ export async function fsyncDir(dir: string): Promise<void> {
     await fh.sync();
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * `fsyncDir` without the thread pool: for a caller that writes a small file synchronously.
+ *
+ * @example
+ * ```ts
+ * renameSync(tmp, real);
+ * fsyncDirSync(dirname(real));
+ * ```
+ */
+export function fsyncDirSync(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }

@@ -42,30 +42,40 @@ function wasm(): LineCheckExports {
 /** A line that passed the check: what `checkExportLine` returns for it. */
 export type LineCheckOk = Extract<LineCheck, { ok: true }>;
 
+/** Where a line lies in a buffer: `buf[at, at + length)`. */
+export interface LineSpan {
+  readonly at: number;
+  readonly length: number;
+}
+
 /**
- * Checks `count` lines of `buf`: line i is `buf[starts[i], ends[i])` (no newline), with starts
- * in increasing order. Assumes valid UTF-8 (checked before). Returns, per line, its check
- * result, or `undefined` when the line is bad (`checkExportLine` then explains it).
+ * Checks the lines `spans[from, to)` of `buf` (no newlines, in increasing order). Assumes
+ * valid UTF-8 (checked before). Calls `each` for every line in order with its check result —
+ * what `checkExportLine` returns for it — or `undefined` when the line is bad
+ * (`checkExportLine` then explains it). The result object is reused: it is valid only during
+ * the call.
  *
  * @example
  * ```ts
  * const buf = Buffer.from('{"eventType":"violation_audited"}\n[1]\n');
- * checkExportLines(buf, [0, 34], [33, 37], 2);
- * // [{ ok: true, eventType: 'violation_audited', name: undefined, message: undefined }, undefined]
+ * checkExportLines(buf, [{ at: 0, length: 33 }, { at: 34, length: 3 }], 0, 2, (i, c) => f(i, c));
+ * // 0 { ok: true, eventType: 'violation_audited', … }, then 1 undefined
  * ```
  */
 export function checkExportLines(
   buf: Buffer,
-  starts: ArrayLike<number>,
-  ends: ArrayLike<number>,
-  count: number,
-): (LineCheckOk | undefined)[] {
-  const out: (LineCheckOk | undefined)[] = new Array(count);
-  if (count === 0) return out;
+  spans: readonly LineSpan[],
+  from: number,
+  to: number,
+  each: (index: number, check: LineCheckOk | undefined) => void,
+): void {
+  const count = to - from;
+  if (count <= 0) return;
   const w = wasm();
   // Layout after the module's own data: the lines' bytes, their bounds, the results.
-  const first = starts[0]!;
-  const bytes = ends[count - 1]! - first;
+  const first = spans[from]!.at;
+  const last = spans[to - 1]!;
+  const bytes = last.at + last.length - first;
   const base = w.__heap_base.value;
   const boundsAt = (base + bytes + 7) & ~7;
   const resultsAt = boundsAt + 8 * count;
@@ -77,28 +87,37 @@ export function checkExportLines(
   buf.copy(new Uint8Array(memory, base, bytes), 0, first, first + bytes);
   const bounds = new Int32Array(memory, boundsAt, 2 * count);
   for (let i = 0; i < count; i++) {
-    bounds[2 * i] = starts[i]! - first;
-    bounds[2 * i + 1] = ends[i]! - first;
+    const s = spans[from + i]!;
+    bounds[2 * i] = s.at - first;
+    bounds[2 * i + 1] = s.at + s.length - first;
   }
   w.check_lines(base, boundsAt, count, resultsAt);
   const r = new Int32Array(memory, resultsAt, WORDS * count);
+  const check: { -readonly [K in keyof LineCheckOk]: LineCheckOk[K] } = {
+    ok: true,
+    eventType: undefined,
+    message: undefined,
+    name: undefined,
+  };
   for (let i = 0, k = 0; i < count; i++, k += WORDS) {
     const flags = r[k]!;
-    if (flags & BAD) continue;
-    const eventType =
+    if (flags & BAD) {
+      each(from + i, undefined);
+      continue;
+    }
+    check.eventType =
       r[k + 1]! < 0
         ? undefined
         : jsonStringAt(buf, first + r[k + 1]!, first + r[k + 2]!, (flags & EV_ESCAPED) !== 0);
-    const name =
+    check.name =
       r[k + 3]! < 0
         ? undefined
         : jsonStringAt(buf, first + r[k + 3]!, first + r[k + 4]!, (flags & NAME_ESCAPED) !== 0);
     // Only markers (no eventType) need their message.
-    const message =
-      eventType !== undefined || r[k + 5]! < 0
+    check.message =
+      check.eventType !== undefined || r[k + 5]! < 0
         ? undefined
         : jsonStringAt(buf, first + r[k + 5]!, first + r[k + 6]!, (flags & MSG_ESCAPED) !== 0);
-    out[i] = { ok: true, eventType, message, name };
+    each(from + i, check);
   }
-  return out;
 }

@@ -1,6 +1,7 @@
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { closeSync, fsyncSync, openSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fsyncDir } from '../durable-fs.ts';
+import { fsyncDirSync } from '../durable-fs.ts';
 import { GkExportError, errnoCode } from '../errors.ts';
 
 export type CheckpointErrorCode = 'ERR_CHECKPOINT_CORRUPT' | 'ERR_CHECKPOINT_WRITE';
@@ -59,16 +60,20 @@ export async function openCheckpointStore(dir: string) {
     dirty = false;
     const body: CheckpointFile = { version: 1, checkpoints: [...entries.values()] };
     const tmp = join(dir, TMP);
+    // Synchronous on purpose: a checkpoint is a few hundred bytes, written once per batch. As
+    // eight thread-pool round trips, each step waited for the loop to be free from checking the
+    // next batch, and the next write waits for the checkpoint; so one short block of the
+    // loop (two fsyncs) is cheaper, and keeps the batch in flight bounded just the same.
     try {
-      const fh = await open(tmp, 'w', 0o600);
+      const fd = openSync(tmp, 'w', 0o600);
       try {
-        await fh.writeFile(JSON.stringify(body));
-        await fh.sync();
+        writeFileSync(fd, JSON.stringify(body));
+        fsyncSync(fd);
       } finally {
-        await fh.close();
+        closeSync(fd);
       }
-      await rename(tmp, join(dir, FILE));
-      await fsyncDir(dir);
+      renameSync(tmp, join(dir, FILE));
+      fsyncDirSync(dir);
     } catch (err) {
       dirty = true;
       throw new GkExportError<CheckpointErrorCode>(

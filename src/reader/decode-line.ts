@@ -139,26 +139,16 @@ export function decodeLines(origin: LineOrigin, lines: readonly RawLine[]): Deco
     // The run of ordinary lines in the same buffer.
     let j = i + 1;
     while (j < lines.length && lines[j]!.buf === first.buf && !lines[j]!.tooLong) j += 1;
-    const group = lines.slice(i, j);
-    const last = group[group.length - 1]!;
+    const last = lines[j - 1]!;
     // Newlines are ASCII, so the region is valid UTF-8 exactly when every line in it is. (NUL
     // bytes need no check of their own: the line check rejects every control character, and
     // decodeLine then names it.)
     if (isUtf8(first.buf.subarray(first.at, last.at + last.length))) {
-      const checks = checkExportLines(
-        first.buf,
-        group.map((l) => l.at),
-        group.map((l) => l.at + l.length),
-        group.length,
-      );
-      for (let k = 0; k < group.length; k++) {
-        const check = checks[k];
-        out[i + k] = check
-          ? new ExportLine(origin, group[k]!, check)
-          : decodeLine(origin, group[k]!);
-      }
+      checkExportLines(first.buf, lines, i, j, (k, check) => {
+        out[k] = check ? new ExportLine(origin, lines[k]!, check) : decodeLine(origin, lines[k]!);
+      });
     } else {
-      for (let k = 0; k < group.length; k++) out[i + k] = decodeLine(origin, group[k]!);
+      for (let k = i; k < j; k++) out[k] = decodeLine(origin, lines[k]!);
     }
     i = j;
   }
