@@ -392,7 +392,10 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       await send(ch, [...batch, ...more], runEntry(r, reader.position(), false));
       return true;
     }
-    await send(ch, batch, runEntry(r, reader.position(), false));
+    // A completed run's next batch is read while this one is written and checkpointed. An
+    // open run's is not: after the ack the loop reads again, and so catches lines appended
+    // meanwhile without waiting for an event.
+    await send(ch, batch, runEntry(r, reader.position(), false), false, r.phase !== 'open');
     return true;
   }
 
@@ -502,10 +505,15 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   /** Waits for a wake-up (a scan saw a change) or the rescan period, whichever is first. */
   async function idle(ch: Channel): Promise<void> {
     if (!ch.woken) {
+      // While a followed run is open, look again soon even without an event: the watcher
+      // reports a file's changes at most about once per 50 ms and drops the rest, so the last
+      // append of a burst may come with no event at all.
+      const following = opts.followOpen && pick(ch)?.phase === 'open';
+      const wait = following ? Math.min(opts.intervalMs, FOLLOW_RECHECK_MS) : opts.intervalMs;
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
         ch.resolveWait = resolve;
-        timer = setTimeout(resolve, opts.intervalMs);
+        timer = setTimeout(resolve, wait);
       });
       clearTimeout(timer);
       ch.resolveWait = undefined;
@@ -515,23 +523,24 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
 
   /**
    * Hands a batch to the pipeline, keeping at most `window` of the channel's batches
-   * unacknowledged plus one waiting for its turn: the next batch is read and checked while the
-   * sink and the checkpoint work on the earlier ones. (The pipeline starts writing a batch only
-   * once the window has room, so no more batches are in flight than before.) `last` (the run
-   * is done after it) waits for every one of them.
+   * unacknowledged, plus one waiting for its turn when `readAhead`: the next batch is then read
+   * and checked while the sink and the checkpoint work on the earlier ones. (The pipeline
+   * starts writing a batch only once the window has room, so no more batches are in flight
+   * either way.) `last` (the run is done after it) waits for every one of them.
    */
   async function send(
     ch: Channel,
     batch: readonly Delivery[],
     after: CheckpointEntry,
     last = false,
+    readAhead = false,
   ): Promise<void> {
     const p = deliver(batch, after, { more: !last && ch.pending.length + 1 < window });
     // A failure stops the source even while this channel idles with batches in flight.
     p.catch((err: unknown) => fail(err));
     ch.pending.push(p);
     if (last) await settle(ch);
-    else while (ch.pending.length > window) await oldest(ch);
+    else while (ch.pending.length >= window + (readAhead ? 1 : 0)) await oldest(ch);
   }
 
   async function settle(ch: Channel): Promise<void> {
@@ -613,6 +622,9 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     },
   };
 }
+
+/** How soon an open run being followed is read again when no event came. */
+const FOLLOW_RECHECK_MS = 50;
 
 /** An error from the pipeline (sink or checkpoint), as opposed to reading a file. */
 class PipelineFailure extends Error {

@@ -109,11 +109,15 @@ export function createLineReader(fh: FileHandle, from: LinePosition, opts: LineR
   // While the caller processes one chunk, the next is already being read (read-ahead), so the
   // disk's latency is hidden behind the parsing. Each chunk is read into a buffer of its own
   // (the lines handed out point into it) with room in front for the previous chunk's partial
-  // last line, so joining the two copies only that line, not the chunk.
+  // last line, so joining the two copies only that line, not the chunk. A short read (the end
+  // of a file that is still growing) is copied out instead, and its buffer kept for the next
+  // read: following a run that grows a few lines at a time does not take a chunk each time.
   let ahead: { at: number; buf: Buffer; read: Promise<number> } | undefined;
+  let spare: Buffer | undefined;
 
   function startRead(at: number) {
-    const buf = Buffer.allocUnsafeSlow(HEADROOM + chunkBytes);
+    const buf = spare ?? Buffer.allocUnsafeSlow(HEADROOM + chunkBytes);
+    spare = undefined;
     return { at, buf, read: fh.read(buf, HEADROOM, chunkBytes, at).then((r) => r.bytesRead) };
   }
 
@@ -122,13 +126,18 @@ export function createLineReader(fh: FileHandle, from: LinePosition, opts: LineR
     const next = ahead && ahead.at === readPos ? ahead : startRead(readPos);
     ahead = undefined;
     const bytesRead = await next.read;
-    if (bytesRead === 0) return false;
+    const fresh = next.buf.subarray(HEADROOM, HEADROOM + bytesRead);
     const tail = pending.length;
-    if (tail === 0) pending = next.buf.subarray(HEADROOM, HEADROOM + bytesRead);
+    if (bytesRead < chunkBytes / 4) {
+      if (bytesRead > 0)
+        pending = tail === 0 ? Buffer.from(fresh) : Buffer.concat([pending, fresh]);
+      spare = next.buf;
+    } else if (tail === 0) pending = fresh;
     else if (tail <= HEADROOM) {
       pending.copy(next.buf, HEADROOM - tail);
       pending = next.buf.subarray(HEADROOM - tail, HEADROOM + bytesRead);
-    } else pending = Buffer.concat([pending, next.buf.subarray(HEADROOM, HEADROOM + bytesRead)]);
+    } else pending = Buffer.concat([pending, fresh]);
+    if (bytesRead === 0) return false;
     readPos += bytesRead;
     // A full chunk means there is probably more: start reading it now. (At the end of a
     // growing file we do not read ahead: a later call re-reads at the same position.)

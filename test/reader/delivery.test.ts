@@ -111,6 +111,28 @@ describe.each([
     expect(c.violations().map((d) => d.line)).toEqual([2, 3, 4, 5, 6, 7]);
   });
 
+  it('follows a burst of appends to an open run without waiting for the poll interval', async () => {
+    // Regression: the watcher reports a file's changes at most about once per 50 ms and drops
+    // the rest, so the last appends of a burst could wait for the periodic rescan.
+    const dir = join(root, 'c');
+    await mkdir(dir);
+    const id = auditIdOf(1);
+    const lines = runLines(id, 40, false);
+    const txt = join(dir, `${id.replaceAll(':', '_')}.txt`);
+    await writeFile(txt, lines[0]!);
+    const c = collectingSink();
+    start({ sink: c.sink, followOpen: true, intervalMs: 30_000 });
+    await waitFor(() => isOpenHere(txt), 'the reader to open the run file');
+    for (let round = 0; round < 4; round++) {
+      for (const l of lines.slice(1 + round * 10, 11 + round * 10)) {
+        await writeFile(txt, l, { flag: 'a' });
+        await new Promise((res) => setTimeout(res, 2));
+      }
+      const want = 10 * (round + 1);
+      await waitFor(() => c.violations().length === want, `${want} lines`, 5_000);
+    }
+  });
+
   it('delivers a run even when the writer deletes it right after completion', async () => {
     // Regression guard for the writer's own retention racing the reader (maxAuditResults 0).
     const dir = join(root, 'c');
