@@ -4,6 +4,7 @@ import { checkExportLine } from '../../src/protocol/line-check.ts';
 import { checkExportLines } from '../../src/protocol/line-check-batch.ts';
 import { LINE_CHECK_WASM } from '../../src/protocol/wasm/line-check.wasm.ts';
 import { compileLineCheck } from '../../scripts/build-wasm.ts';
+import { mutatedLines } from '../helpers/mutate.ts';
 
 /** Checks `lines` both ways, packed in one buffer with `gap` bytes between them. */
 function both(lines: string[], gap = '\n') {
@@ -100,22 +101,11 @@ describe('WebAssembly line check', () => {
   it('agrees with the reference check on a corpus of mutated records', () => {
     const base =
       '{"id":"2023-07-18T21:21:52Z","details":{"missing_labels":["test"]},"eventType":"violation_audited","name":"x","message":"audit is started","resourceLabels":{"a":"b"},"dryRun":false}';
-    let seed = 7;
-    const rand = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
-    const alphabet = '{}[]":,\\ ae0-.1tnuf\u0001é';
-    const lines: string[] = [];
-    for (let k = 0; k < 5000; k++) {
-      const chars = [...base];
-      for (let m = 0; m <= k % 3; m++) {
-        const pos = Math.floor(rand() * chars.length);
-        const op = rand();
-        const c = alphabet[Math.floor(rand() * alphabet.length)]!;
-        if (op < 0.33) chars.splice(pos, 1);
-        else if (op < 0.66) chars.splice(pos, 0, c);
-        else chars[pos] = c;
-      }
-      lines.push(chars.join(''));
-    }
+    const lines = mutatedLines(base, 5000, {
+      seed: 7,
+      alphabet: '{}[]":,\\ ae0-.1tnuf\u0001é',
+      edits: (k) => 1 + (k % 3),
+    });
     const results = both(lines);
     // The corpus has both kinds, so a check that always said yes (or no) would fail.
     expect(results.filter((r) => r.reference.ok).length).toBeGreaterThan(1000);

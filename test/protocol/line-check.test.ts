@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkExportLine } from '../../src/protocol/line-check.ts';
+import { mutatedLines } from '../helpers/mutate.ts';
 
 const check = (s: string) => checkExportLine(Buffer.from(s));
 
@@ -66,18 +67,7 @@ describe('byte-level line check', () => {
   it('agrees with JSON.parse on a corpus of mutated records', () => {
     const base =
       '{"id":"2023-07-18T21:21:52Z","details":{"missing_labels":["test"]},"eventType":"violation_audited","name":"x","resourceLabels":{"a":"b"}}';
-    let seed = 1;
-    const rand = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
-    const alphabet = '{}[]":,\\ ae0-.1tnuf';
-    for (let k = 0; k < 3000; k++) {
-      const chars = [...base];
-      const pos = Math.floor(rand() * chars.length);
-      const op = rand();
-      const c = alphabet[Math.floor(rand() * alphabet.length)]!;
-      if (op < 0.33) chars.splice(pos, 1);
-      else if (op < 0.66) chars.splice(pos, 0, c);
-      else chars[pos] = c;
-      const s = chars.join('');
+    for (const s of mutatedLines(base, 3000, { seed: 1, alphabet: '{}[]":,\\ ae0-.1tnuf' })) {
       let parsed: unknown;
       let valid = true;
       try {
