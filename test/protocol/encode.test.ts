@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeExportMsg } from '../../src/protocol/encode.ts';
 import type { ExportMsg } from '../../src/protocol/record.ts';
 
-const FIXTURES = new URL('../../../shared/fixtures/go-encoding/', import.meta.url);
+const FIXTURES = new URL('../fixtures/go-encoding/', import.meta.url);
 const cases = readFileSync(new URL('cases.jsonl', FIXTURES), 'utf8')
   .split('\n')
   .filter(Boolean)
