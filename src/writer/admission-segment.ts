@@ -29,6 +29,8 @@ export interface AdmissionSegment {
   discard(): Promise<void>;
   /** Unlock and close, leaving the file for recovery. */
   abandon(): Promise<void>;
+  /** True when the file was unlinked under us (its directory deleted, say). */
+  unlinked(): Promise<boolean>;
 }
 
 // Wall-clock nanoseconds: Date.now() has milliseconds only; the monotonic clock supplies the
@@ -170,6 +172,9 @@ export async function openAdmissionSegment(dir: string): Promise<AdmissionSegmen
       });
     },
     abandon: close,
+    async unlinked() {
+      return (await file.stat()).nlink === 0;
+    },
   };
   return seg;
 }

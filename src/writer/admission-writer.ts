@@ -179,6 +179,13 @@ export function createAdmissionWriter(opts: AdmissionWriterOptions): AdmissionWr
       await retention(batchBytes);
       await freeSpace(batchBytes);
     }
+    if (current && (await current.seg.unlinked())) {
+      // Its directory was deleted (the Connection was removed or moved), and the records in
+      // it with it: start a new segment rather than append to a file nobody can see.
+      clearTimeout(current.timer);
+      await current.seg.abandon();
+      current = undefined;
+    }
     let rotated = false;
     for (const line of lines) {
       const recordBytes = line.length + 1;
