@@ -5,6 +5,7 @@ import { auditIdFor } from '../protocol/names.ts';
 import { validateExportMsg } from '../protocol/validate.ts';
 import { DEFAULT_ROOT } from '../reader/options.ts';
 import { createDiskWriter } from '../writer/index.ts';
+import { writeAdmission } from './write-admission.ts';
 
 function maxResults(v: string): number {
   if (!/^[0-5]$/.test(v)) throw new InvalidArgumentError('use a whole number from 0 to 5');
@@ -12,7 +13,7 @@ function maxResults(v: string): number {
 }
 
 /** Why a stdin line cannot be written, or undefined when it can. */
-function lineProblem(text: string): string | undefined {
+export function lineProblem(text: string): string | undefined {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -57,6 +58,12 @@ export function registerWrite(program: Command): void {
         .argParser(maxResults),
     )
     .addOption(new Option('--skip-invalid', 'skip and count bad lines instead of aborting the run'))
+    .addOption(
+      new Option(
+        '--admission',
+        'write violation_admission lines as admission segments, as a webhook pod does',
+      ),
+    )
     .action(
       async (opts: {
         root: string;
@@ -64,7 +71,9 @@ export function registerWrite(program: Command): void {
         auditId?: string;
         maxAuditResults: number;
         skipInvalid?: boolean;
+        admission?: boolean;
       }) => {
+        if (opts.admission) return writeAdmission(opts, lineProblem);
         const auditId = opts.auditId ?? auditIdFor(new Date());
         let writer;
         let run;

@@ -107,6 +107,28 @@ function boolOption(flags: string, description: string, env: string, dflt: boole
 }
 
 /**
+ * The mode when neither `--mode` nor `GK_EXPORT_MODE` gives one. Gatekeeper's own reader
+ * consumes (and deletes) admission segments exactly when `DELETE_AFTER_READ` is true, and
+ * the 3.24 chart's admission sidecar sets just that, so a drop-in reader does the same.
+ *
+ * @example
+ * ```ts
+ * defaultMode({ DELETE_AFTER_READ: 'true' }); // 'admission'
+ * defaultMode({});                            // 'all'
+ * ```
+ */
+export function defaultMode(env: NodeJS.ProcessEnv = process.env): ReadMode {
+  const v = env.DELETE_AFTER_READ;
+  if (v === undefined || v.trim() === '') return 'all';
+  try {
+    return parseBool(v) ? 'admission' : 'all';
+  } catch {
+    // An invalid value is reported by --delete-after-read's own parser.
+    return 'all';
+  }
+}
+
+/**
  * The reader's command-line options, each with its environment variable.
  *
  * @example
@@ -125,7 +147,7 @@ export function readerOptions(): Option[] {
     ).env('GK_EXPORT_STATE_DIR'),
     new Option('--mode <mode>', 'what to consume: all, audit or admission')
       .env('GK_EXPORT_MODE')
-      .default('all')
+      .default(defaultMode(), 'admission if DELETE_AFTER_READ=true, else all')
       .argParser(oneOf(['all', 'audit', 'admission'] as const)),
     boolOption(
       '--delete-after-read',

@@ -15,6 +15,14 @@ export {
   type AdmissionWriter,
   type AdmissionWriterOptions,
 } from './admission-writer.ts';
+export {
+  encodeAdmissionRecord,
+  GATEKEEPER_ADMISSION_LIMITS,
+  type AdmissionLimits,
+  type AdmissionRecordErrorCode,
+} from './admission-limits.ts';
+export type { AdmissionSpoolErrorCode } from './admission-spool.ts';
+export type { AdmissionSegmentErrorCode } from './admission-segment.ts';
 export { pruneCompletedRuns } from './retention.ts';
 export {
   createAuditLogger,
