@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { createInterface } from 'node:readline';
+import { boolOption } from '../bool-option.ts';
 import { isGkExportError } from '../errors.ts';
 import { auditIdFor } from '../protocol/names.ts';
 import { validateExportMsg } from '../protocol/validate.ts';
@@ -56,7 +57,7 @@ export function registerWrite(program: Command): void {
         .default(3)
         .argParser(maxResults),
     )
-    .addOption(new Option('--skip-invalid', 'skip and count bad lines instead of aborting the run'))
+    .addOption(boolOption('--skip-invalid', 'skip and count bad lines instead of aborting the run'))
     .action(
       async (opts: {
         root: string;

@@ -65,6 +65,37 @@ describe('read configuration', () => {
     expect(r.err).toContain('DELETE_AFTER_READ');
   });
 
+  // Bug: GK_EXPORT_WEBHOOK_INSECURE_SKIP_VERIFY=false turned certificate verification off.
+  it.each([
+    ['false', false],
+    ['FALSE', false],
+    ['0', false],
+    ['no', false],
+    ['true', true],
+    ['Yes', true],
+  ])(
+    'reads GK_EXPORT_WEBHOOK_INSECURE_SKIP_VERIFY=%s as insecureSkipVerify %s',
+    async (value, expected) => {
+      const r = await checkConfig(['--sink', 'webhook', '--webhook-url', 'https://r.example/'], {
+        GK_EXPORT_WEBHOOK_INSECURE_SKIP_VERIFY: value,
+      });
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.out).webhook.insecureSkipVerify).toBe(expected);
+    },
+  );
+
+  it.each(['maybe', 'on', ''])(
+    'refuses GK_EXPORT_WEBHOOK_INSECURE_SKIP_VERIFY=%j with one line naming it and exit code 2',
+    async (value) => {
+      const r = await checkConfig(['--sink', 'webhook', '--webhook-url', 'https://r.example/'], {
+        GK_EXPORT_WEBHOOK_INSECURE_SKIP_VERIFY: value,
+      });
+      expect(r.code).toBe(2);
+      expect(r.err.trim().split('\n')).toHaveLength(1);
+      expect(r.err).toContain('GK_EXPORT_WEBHOOK_INSECURE_SKIP_VERIFY');
+    },
+  );
+
   it('fails an unknown command with one line and exit code 2', async () => {
     const p = runCli(['frobnicate']);
     expect((await p.exited).code).toBe(2);
