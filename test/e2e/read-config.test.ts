@@ -1,5 +1,7 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.ts';
+import { REPO, runCli } from '../helpers/cli.ts';
 
 async function checkConfig(args: string[], env: NodeJS.ProcessEnv = {}) {
   const p = runCli(['read', '--check-config', ...args], { env });
@@ -95,6 +97,17 @@ describe('read configuration', () => {
       expect(r.err).toContain('GK_EXPORT_WEBHOOK_INSECURE_SKIP_VERIFY');
     },
   );
+
+  it('prints the version of package.json with --version and -V, exit 0', async () => {
+    const { version } = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    for (const flag of ['--version', '-V']) {
+      const p = runCli([flag]);
+      expect((await p.exited).code).toBe(0);
+      expect(p.stdout()).toBe(`${version}\n`);
+    }
+  });
 
   it('fails an unknown command with one line and exit code 2', async () => {
     const p = runCli(['frobnicate']);
