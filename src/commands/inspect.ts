@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { dirname, join, resolve } from 'node:path';
+import { boolOption } from '../bool-option.ts';
 import { formatInspectTable, inspectRoot } from '../reader/inspect.ts';
 import { DEFAULT_ROOT } from '../reader/options.ts';
 
@@ -21,7 +22,7 @@ export function registerInspect(program: Command): void {
         'GK_EXPORT_STATE_DIR',
       ),
     )
-    .addOption(new Option('--json', 'print JSON lines instead of a table'))
+    .addOption(boolOption('--json', 'print JSON lines instead of a table'))
     .action(async (opts: { root: string; stateDir?: string; json?: boolean }) => {
       const root = resolve(opts.root);
       const stateDir = opts.stateDir

@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { dirname, join } from 'node:path';
+import { boolOption } from '../bool-option.ts';
 import type { ConnectionSettings } from '../kube/connection.ts';
 import { createDeadLetter } from '../dead-letter.ts';
 import { apiserverAuditOptions, resolveSources } from '../reader/apiserver-audit/options.ts';
@@ -67,7 +68,7 @@ export function registerRead(program: Command): void {
       'kubeconfig file (default: in-cluster, else $KUBECONFIG)',
     ).env('KUBECONFIG'),
   );
-  cmd.addOption(new Option('--check-config', 'validate the configuration, print it and exit'));
+  cmd.addOption(boolOption('--check-config', 'validate the configuration, print it and exit'));
   cmd.action(async (opts: Record<string, unknown>) => {
     let config: ReaderConfig;
     let webhook: WebhookConfig | undefined;

@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { dirname, join, resolve, sep } from 'node:path';
+import { boolOption, parseBool } from '../bool-option.ts';
 import { parseByteSize } from '../byte-size.ts';
 import { parseDuration } from '../duration.ts';
 import { GkExportError, isGkExportError } from '../errors.ts';
@@ -68,16 +69,6 @@ function intIn(min: number, max: number) {
   };
 }
 
-/** Parses `true`/`false` (also `1`/`0`, `yes`/`no`), for flags that env vars can set. */
-export function parseBool(v: string | boolean): boolean {
-  // A bare flag passes its preset (true) through the parser.
-  if (typeof v === 'boolean') return v;
-  const s = v.trim().toLowerCase();
-  if (['true', '1', 'yes', 'on'].includes(s)) return true;
-  if (['false', '0', 'no', 'off'].includes(s)) return false;
-  throw new InvalidArgumentError('use true or false');
-}
-
 function collect(parse: (v: string) => string = (v) => v) {
   return (v: string, prev: string[] | undefined): string[] => {
     // Repeatable flags and comma-separated env values both work.
@@ -96,14 +87,6 @@ function oneOf<T extends string>(allowed: readonly T[]) {
     }
     return v as T;
   };
-}
-
-function boolOption(flags: string, description: string, env: string, dflt: boolean): Option {
-  return new Option(`${flags} [bool]`, description)
-    .env(env)
-    .preset(true)
-    .default(dflt)
-    .argParser(parseBool);
 }
 
 /**
@@ -149,28 +132,22 @@ export function readerOptions(): Option[] {
       .env('GK_EXPORT_MODE')
       .default(defaultMode(), 'admission if DELETE_AFTER_READ=true, else all')
       .argParser(oneOf(['all', 'audit', 'admission'] as const)),
-    boolOption(
-      '--delete-after-read',
-      'delete admission segments once delivered',
-      'DELETE_AFTER_READ',
-      true,
-    ),
-    boolOption(
-      '--poll',
-      'poll the volume instead of using native file events',
-      'GK_EXPORT_POLL',
-      false,
-    ),
+    boolOption('--delete-after-read', 'delete admission segments once delivered', {
+      env: 'DELETE_AFTER_READ',
+      default: true,
+    }),
+    boolOption('--poll', 'poll the volume instead of using native file events', {
+      env: 'GK_EXPORT_POLL',
+      default: false,
+    }),
     new Option('--poll-interval <duration>', 'polling interval and rescan period')
       .env('GK_EXPORT_POLL_INTERVAL')
       .default(1000, '1s')
       .argParser(optionParser(parseDuration)),
-    boolOption(
-      '--follow-open',
-      'stream runs while they are being written',
-      'GK_EXPORT_FOLLOW_OPEN',
-      false,
-    ),
+    boolOption('--follow-open', 'stream runs while they are being written', {
+      env: 'GK_EXPORT_FOLLOW_OPEN',
+      default: false,
+    }),
     new Option('--abandon-after <duration>', 'an unlocked .txt idle this long is abandoned')
       .env('GK_EXPORT_ABANDON_AFTER')
       .default(600_000, '10m')
@@ -199,12 +176,10 @@ export function readerOptions(): Option[] {
       .env('GK_EXPORT_FORMAT')
       .default('raw')
       .argParser(oneOf(STDOUT_FORMATS)),
-    boolOption(
-      '--include-markers',
-      'also print the run start/completed markers',
-      'GK_EXPORT_INCLUDE_MARKERS',
-      false,
-    ),
+    boolOption('--include-markers', 'also print the run start/completed markers', {
+      env: 'GK_EXPORT_INCLUDE_MARKERS',
+      default: false,
+    }),
     new Option('--event-type <type>', 'keep only these event types (repeatable)')
       .env('GK_EXPORT_EVENT_TYPE')
       .argParser(collect()),

@@ -47,7 +47,7 @@ export function createPipeline(opts: {
       inFlight += 1;
       const kept = filter(batch);
       if (kept.length === 0) return { written: Promise.resolve() };
-      const stop = metrics.sinkRequestSeconds.startTimer({ sink: sink.name });
+      const stop = metrics.batchDeliverySeconds.startTimer({ sink: sink.name });
       // Each sink counts what it delivered (gk_export_records_delivered_total{sink}).
       const written = sink.write(kept, hint).then(() => {
         stop();

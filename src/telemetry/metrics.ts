@@ -92,11 +92,20 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       help: 'Age of the oldest completed run not yet fully delivered (0 when caught up)',
       registers,
     }),
+    // Two histograms, one meaning each: a sink's own requests (the webhook's HTTP attempts)
+    // and a batch's whole way through a sink (retries included), observed by the pipeline.
     sinkRequestSeconds: new Histogram({
       name: 'gk_export_sink_request_duration_seconds',
-      help: 'Duration of one sink write (one batch)',
+      help: "Duration of one request to a sink's receiver (one HTTP attempt, retries apart)",
       labelNames: ['sink'] as const,
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30],
+      registers,
+    }),
+    batchDeliverySeconds: new Histogram({
+      name: 'gk_export_batch_delivery_seconds',
+      help: 'Time from handing a batch to the sink until the sink acknowledged it (retries included)',
+      labelNames: ['sink'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 120],
       registers,
     }),
     retries: new Counter({

@@ -3,7 +3,12 @@
  *
  * @example
  * ```ts
- * import { createDiskWriter } from 'gk-export/writer';
+ * import { createDiskWriter, type ExportMsg } from 'gk-export/writer';
+ *
+ * const writer = createDiskWriter({ root: '/tmp/violations/topics', maxAuditResults: 3 });
+ * const run = await writer.startRun('audit-channel', '2023-07-18T21:21:52Z');
+ * await run.write({ eventType: 'violation_audited', name: 'must-have-owner' } satisfies ExportMsg);
+ * await run.complete();
  * ```
  */
 export { createDiskWriter, type DiskWriter, type DiskWriterErrorCode } from './disk-writer.ts';
@@ -32,3 +37,6 @@ export {
   type AuditLogger,
   type ConstraintRef,
 } from './audit-log.ts';
+// What a writer's caller builds and catches, so that `gk-export/writer` alone is enough.
+export type { ExportMsg } from '../protocol/record.ts';
+export { GkExportError, isGkExportError } from '../errors.ts';

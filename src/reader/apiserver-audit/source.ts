@@ -240,11 +240,20 @@ export function createApiserverAuditSource(opts: ApiserverAuditOptions): Source 
       } catch {
         watcher = undefined; // polling alone still works
       }
+      // One wait for the next poll, a change in the directory or the abort, whichever is
+      // first; it leaves no listener on the long-lived signal behind.
       const idle = () =>
         new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, opts.pollIntervalMs);
-          wake = () => (clearTimeout(t), resolve());
-          signal.addEventListener('abort', wake, { once: true });
+          const done = () => {
+            clearTimeout(t);
+            signal.removeEventListener('abort', done);
+            wake = undefined;
+            resolve();
+          };
+          const t = setTimeout(done, opts.pollIntervalMs);
+          wake = done;
+          if (signal.aborted) done();
+          else signal.addEventListener('abort', done, { once: true });
         });
       let rotated = false;
       try {

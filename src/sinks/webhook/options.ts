@@ -1,9 +1,10 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { hostname } from 'node:os';
+import { boolOption } from '../../bool-option.ts';
 import { parseByteSize } from '../../byte-size.ts';
 import { parseDuration } from '../../duration.ts';
 import { GkExportError } from '../../errors.ts';
-import { optionParser, parseBool } from '../../reader/options.ts';
+import { optionParser } from '../../reader/options.ts';
 import { WEBHOOK_FORMATS, type WebhookFormat } from './formats.ts';
 
 /** Resolved webhook sink configuration. */
@@ -101,10 +102,10 @@ export function webhookOptions(): Option[] {
     env(new Option('--webhook-timeout <duration>', 'per request'), 'WEBHOOK_TIMEOUT')
       .default(10_000, '10s')
       .argParser(optionParser(parseDuration)),
-    env(new Option('--webhook-gzip [bool]', 'gzip request bodies'), 'WEBHOOK_GZIP')
-      .preset(true)
-      .default(false)
-      .argParser(parseBool),
+    boolOption('--webhook-gzip', 'gzip request bodies', {
+      env: 'GK_EXPORT_WEBHOOK_GZIP',
+      default: false,
+    }),
     env(
       new Option('--webhook-max-backoff <duration>', 'cap of the retry backoff'),
       'WEBHOOK_MAX_BACKOFF',
@@ -138,12 +139,11 @@ export function webhookOptions(): Option[] {
     ),
     env(new Option('--webhook-cert-file <path>', 'client certificate (mTLS)'), 'WEBHOOK_CERT_FILE'),
     env(new Option('--webhook-key-file <path>', 'client key (mTLS)'), 'WEBHOOK_KEY_FILE'),
-    env(
-      new Option(
-        '--webhook-insecure-skip-verify',
-        'do not verify the receiver certificate (unsafe)',
-      ),
-      'WEBHOOK_INSECURE_SKIP_VERIFY',
+    // A bare switch would be on for any value of its variable, `false` included.
+    boolOption(
+      '--webhook-insecure-skip-verify',
+      'do not verify the receiver certificate (unsafe)',
+      { env: 'GK_EXPORT_WEBHOOK_INSECURE_SKIP_VERIFY', default: false },
     ),
     env(
       new Option('--on-permanent-error <action>', 'continue (dead-letter and go on) or stop'),

@@ -1,9 +1,11 @@
 import { appendFile, copyFile, rename, truncate, writeFile } from 'node:fs/promises';
+import { getEventListeners } from 'node:events';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApiserverAuditSource } from '../../../src/reader/apiserver-audit/source.ts';
 import { runReader } from '../../../src/reader/index.ts';
 import { resolveReaderConfig } from '../../../src/reader/options.ts';
+import type { Source } from '../../../src/reader/source.ts';
 import { allowedEvent, auditEvent } from '../../helpers/audit-events.ts';
 import { capturingTelemetry, collectingSink } from '../../helpers/reader.ts';
 import { makeTmpDir, waitFor } from '../../helpers/tmp.ts';
@@ -124,5 +126,57 @@ describe('API-server audit log source', () => {
       'the rest of the rotated file and the new file',
     );
     expect(second.names()).toEqual(Array.from({ length: 11 }, (_, i) => `app${30 + i}-project`));
+  });
+
+  // Bug: every idle wait added an abort listener to the reader's signal and never removed it
+  // (20 listeners after 20 idle polls, one more every poll for as long as the reader ran).
+  it('leaves at most one abort listener on the signal however many times it idles', async () => {
+    await writeFile(log, line(auditEvent(1)));
+    let signal: AbortSignal | undefined;
+    let added = 0;
+    const telemetry = capturingTelemetry();
+    const ac = new AbortController();
+    const done = runReader(
+      resolveReaderConfig({ root: join(tmp.dir, 'topics'), stateDir: join(tmp.dir, 'state') }),
+      {
+        sink: collectingSink().sink,
+        telemetry,
+        diskExport: false,
+        extraSources: ({ store, deadLetter }) => {
+          const source = createApiserverAuditSource({
+            path: log,
+            start: 'beginning',
+            webhookName: 'validation.gatekeeper.sh',
+            maxRecordBytes: 1 << 20,
+            batchMaxLines: 50,
+            pollIntervalMs: 1,
+            store,
+            telemetry,
+            deadLetter,
+          });
+          // The source's signal, its abort listeners counted as they are added.
+          const counted: Source = {
+            name: source.name,
+            run(deliver, s) {
+              signal = s;
+              const add = s.addEventListener.bind(s);
+              s.addEventListener = ((type: string, ...rest: [never, never]) => {
+                if (type === 'abort') added += 1;
+                return add(type, ...rest);
+              }) as typeof s.addEventListener;
+              return source.run(deliver, s);
+            },
+          };
+          return [counted];
+        },
+      },
+      ac.signal,
+    );
+    stops.push(async () => {
+      ac.abort();
+      await done;
+    });
+    await waitFor(() => added >= 20, '20 idle waits');
+    expect(getEventListeners(signal!, 'abort').length).toBeLessThanOrEqual(1);
   });
 });
