@@ -24,6 +24,7 @@ describe('Helm values files', () => {
     expect(files.sort()).toEqual([
       'admission.yaml',
       'hostpath.yaml',
+      'openreports.yaml',
       'otlp.yaml',
       'pvc.yaml',
       'reader.yaml',

@@ -1,3 +1,4 @@
+import { GkExportError } from '../../errors.ts';
 import {
   CHANNEL_LABEL,
   MANAGED_BY,
@@ -57,8 +58,16 @@ interface ListedReport {
 export async function createReportsApi(kubeconfigPath?: string): Promise<ReportsApi> {
   const k8s = await import('@kubernetes/client-node');
   const kc = new k8s.KubeConfig();
-  if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
-  else kc.loadFromDefault();
+  try {
+    if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
+    else kc.loadFromDefault();
+  } catch (err) {
+    throw new GkExportError<'ERR_KUBE_CONFIG'>(
+      'ERR_KUBE_CONFIG',
+      `--sink openreports: cannot load the Kubernetes configuration from ${kubeconfigPath ?? 'the cluster or $KUBECONFIG'}: ${(err as Error).message}; set --kubeconfig or run in a pod`,
+      { cause: err },
+    );
+  }
   const api = kc.makeApiClient(k8s.CustomObjectsApi);
   const applyOptions = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply);
   const base = { group: OPENREPORTS_GROUP, version: OPENREPORTS_VERSION };

@@ -8,8 +8,8 @@ import { createOpenReportsSink } from '../../../src/sinks/openreports/openreport
 import { resolveOpenReportsConfig } from '../../../src/sinks/openreports/options.ts';
 import type { Delivery } from '../../../src/sinks/sink.ts';
 import { startKubeApi, type KubeApi } from '../../helpers/kube-api.ts';
-import { capturingTelemetry, metricValue } from '../../helpers/reader.ts';
-import { auditIdOf, violation } from '../../helpers/runs.ts';
+import { capturingTelemetry, metricValue, startReader } from '../../helpers/reader.ts';
+import { auditIdOf, violation, writeCompletedRun } from '../../helpers/runs.ts';
 import { makeTmpDir, waitFor } from '../../helpers/tmp.ts';
 
 const CH = 'audit-channel';
@@ -159,6 +159,30 @@ describe('OpenReports sink', () => {
     api.clearFaults();
     await pending;
     expect(api.report(NAME, 'team-a')!.summary.fail).toBe(2);
+  });
+
+  it('moves the run checkpoint only once all of its reports are applied', async () => {
+    const root = join(tmp.dir, 'topics');
+    const state = join(tmp.dir, 'state');
+    await writeCompletedRun(root, CH, auditIdOf(1), 300);
+    api.fault({ status: 503, times: Infinity, path: '/reports/' });
+    const reader = startReader(root, state, { sink: await sinkWith(), batchMaxLines: 50 });
+    const done = async () => {
+      const text = await readFile(join(state, 'checkpoints.json'), 'utf8').catch(() => '');
+      const file = text
+        ? (JSON.parse(text) as { checkpoints: { done: boolean; line: number }[] })
+        : undefined;
+      return file?.checkpoints.find((c) => c.done);
+    };
+    try {
+      await waitFor(() => api.requests.filter((r) => r.method === 'PATCH').length > 3, 'retries');
+      expect(await done()).toBeUndefined();
+      api.clearFaults();
+      expect((await waitFor(done, 'the run checkpointed as done')).line).toBe(302);
+      expect(api.report(NAME, 'ns-0')!.summary.fail).toBeGreaterThan(0);
+    } finally {
+      await reader.stop();
+    }
   });
 
   it('sets a refused report aside in the dead letter with the object and the status, and applies the rest', async () => {
