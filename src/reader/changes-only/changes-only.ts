@@ -212,7 +212,7 @@ function resolvedDelivery(s: ChannelState, i: number, marker: Delivery): Deliver
     eventType: VIOLATION_RESOLVED,
   };
   return {
-    key: `${marker.key}#resolved-${s.index.idOf(i).toString('hex')}`,
+    key: `${marker.key}#resolved-${s.index.idHex(i)}`,
     source: marker.source,
     channel: marker.channel,
     run: marker.run,

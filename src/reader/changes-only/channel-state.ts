@@ -2,6 +2,7 @@ import {
   closeSync,
   fdatasyncSync,
   fstatSync,
+  ftruncateSync,
   mkdirSync,
   openSync,
   readFileSync,
@@ -19,7 +20,8 @@ import {
 import { errnoCode } from '../../errors.ts';
 import type { ExportMsg } from '../../protocol/record.ts';
 import type { Delivery } from '../../sinks/sink.ts';
-import { ENTRY_BYTES, RunIndex, validEntries, writeEntry } from './run-index.ts';
+import { violationIdentity } from './identity.ts';
+import { ENTRY_BYTES, RunIndex, validPrefix, writeEntry } from './run-index.ts';
 
 const idxName = (run: string) => `run-${run}.idx`;
 const recName = (run: string) => `run-${run}.rec`;
@@ -40,18 +42,20 @@ interface CurrentRun {
  *
  * - `state.json`: the last completed run (name and completion line), replaced atomically —
  *   the single switch from one "previous run" to the next;
- * - `run-<run>.idx` / `run-<run>.rec`: each run's violations, 32 bytes of index (identity
- *   hash + where the record lies) plus the record line itself (needed to send it back as
- *   `violation_resolved` once it disappears). At most two runs are kept: the previous one and
- *   the one being delivered.
+ * - `run-<run>.rec`: each run's violation lines, as sent (needed to send one back as
+ *   `violation_resolved` once it disappears), and `run-<run>.idx`: 32 bytes per violation,
+ *   its identity hash and where its line lies. At most two runs are kept: the previous one
+ *   and the one being delivered.
  *
  * Everything is synchronous: a batch is compared and recorded in the order sinks are called,
- * and its files are on disk (fdatasync) before the batch can be acknowledged and
- * checkpointed, so a crash never leaves a checkpoint past a violation the state lacks.
+ * and its lines are on disk (fdatasync) before the batch can be acknowledged and
+ * checkpointed, so a crash never leaves a checkpoint past a violation the state lacks. The
+ * index is written after the lines and synced once per run: a tail it lost is rebuilt from
+ * the record file.
  *
  * @example
  * ```ts
- * const s = openChannelState('/state/changes-only/stdout/audit-channel');
+ * const s = openChannelState('/state/changes-only/stdout/audit-channel', console.warn);
  * s.begin('2026-01-01T00_00_00Z', true);
  * ```
  */
@@ -60,7 +64,7 @@ export function openChannelState(dir: string, warn: (message: string) => void) {
   let previous = readCompletedRun(dir);
   let index = RunIndex.empty();
   try {
-    index = loadIndex(dir, previous);
+    if (previous) index = RunIndex.from(readRunFiles(dir, previous.run).entries);
   } catch (err) {
     if (errnoCode(err) !== 'ENOENT') throw err;
     // Someone removed the files: the next run goes out in full (repeats, nothing lost).
@@ -74,6 +78,11 @@ export function openChannelState(dir: string, warn: (message: string) => void) {
     if (current?.idxFd !== undefined) closeSync(current.idxFd);
     if (current?.recFd !== undefined) closeSync(current.recFd);
     current = undefined;
+  }
+
+  function closePrevious(): void {
+    if (prevRecFd !== undefined) closeSync(prevRecFd);
+    prevRecFd = undefined;
   }
 
   /** Removes run files other than the previous run's and `keep`'s (left by a crash). */
@@ -116,25 +125,29 @@ export function openChannelState(dir: string, warn: (message: string) => void) {
         current = { run, tracking: true, idxFd, recFd, idxBytes: 0, recBytes: 0 };
         return;
       }
-      let raw: Buffer;
+      let files: ReturnType<typeof readRunFiles>;
       try {
-        raw = readFileSync(idx);
+        files = readRunFiles(dir, run);
       } catch (err) {
         if (errnoCode(err) !== 'ENOENT') throw err;
         current = { run, tracking: false, idxBytes: 0, recBytes: 0 };
         return;
       }
-      const recFd = openSync(rec, 'a', 0o600);
-      const recBytes = fstatSync(recFd).size;
-      const met = RunIndex.from(raw, recBytes);
-      for (let i = 0; i < met.count; i++) {
-        const j = index.find(met.idOf(i));
-        if (j >= 0) index.markSeen(j);
-      }
-      // Appends go after the last valid entry: a torn tail is overwritten.
+      index.markSeenIn(RunIndex.from(files.entries));
+      // Appends go after what is valid: a torn or lost tail is replaced.
+      const recFd = openSync(rec, 'r+');
+      ftruncateSync(recFd, files.recBytes);
       const idxFd = openSync(idx, 'r+');
-      const idxBytes = validEntries(raw, recBytes) * ENTRY_BYTES;
-      current = { run, tracking: true, idxFd, recFd, idxBytes, recBytes };
+      ftruncateSync(idxFd, 0);
+      writeAll(idxFd, files.entries, 0);
+      current = {
+        run,
+        tracking: true,
+        idxFd,
+        recFd,
+        idxBytes: files.entries.length,
+        recBytes: files.recBytes,
+      };
     },
 
     /** Records violations of the current run (identities in the same order), durably. */
@@ -156,12 +169,11 @@ export function openChannelState(dir: string, warn: (message: string) => void) {
         });
         at += line.length + 1;
       }
-      // The records first: an index entry never points past what is on disk.
+      // The lines are what must survive; the index can be rebuilt from them.
       writeAll(c.recFd!, body, c.recBytes);
       fdatasyncSync(c.recFd!);
       c.recBytes += body.length;
       writeAll(c.idxFd!, entries, c.idxBytes);
-      fdatasyncSync(c.idxFd!);
       c.idxBytes += entries.length;
     },
 
@@ -180,27 +192,26 @@ export function openChannelState(dir: string, warn: (message: string) => void) {
     },
 
     /**
-     * The current run, completed at `line`, becomes the previous run: one atomic replace of
-     * `state.json`; the older run's files are removed after it.
+     * The current run, completed at `line`, becomes the previous run: its index is synced,
+     * then one atomic replace of `state.json`; the older run's files are removed after it.
      */
     commit(line: number): void {
       const c = current;
       if (!c?.tracking) return;
+      fdatasyncSync(c.idxFd!);
       closeCurrent();
-      if (prevRecFd !== undefined) closeSync(prevRecFd);
-      prevRecFd = undefined;
+      closePrevious();
       const next: CompletedRun = { run: c.run, line };
       writeCompletedRun(dir, next);
       previous = next;
       removeStale(c.run);
-      index = loadIndex(dir, previous);
+      index = RunIndex.from(readRunFiles(dir, c.run).entries);
     },
 
     /** Releases the open files; idempotent. */
     close(): void {
       closeCurrent();
-      if (prevRecFd !== undefined) closeSync(prevRecFd);
-      prevRecFd = undefined;
+      closePrevious();
     },
   };
 }
@@ -212,14 +223,59 @@ function writeAll(fd: number, buf: Buffer, position: number): void {
   while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, position + done);
 }
 
-function loadIndex(dir: string, previous: CompletedRun | undefined): RunIndex {
-  if (!previous) return RunIndex.empty();
-  const rec = openSync(join(dir, recName(previous.run)), 'r');
-  let bytes: number;
+/**
+ * A run's index entries: the index file's valid prefix, plus entries rebuilt from the record
+ * file's whole lines after it (an index tail lost in a crash). `recBytes` is where the last
+ * whole record ends. Throws ENOENT when the run has no files.
+ */
+function readRunFiles(dir: string, run: string): { entries: Buffer; recBytes: number } {
+  const fd = openSync(join(dir, recName(run)), 'r');
+  let size: number;
+  let raw: Buffer;
   try {
-    bytes = fstatSync(rec).size;
-  } finally {
-    closeSync(rec);
+    size = fstatSync(fd).size;
+  } catch (err) {
+    closeSync(fd);
+    throw err;
   }
-  return RunIndex.from(readFileSync(join(dir, idxName(previous.run))), bytes);
+  try {
+    raw = readFileSync(join(dir, idxName(run)));
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') {
+      closeSync(fd);
+      throw err;
+    }
+    raw = Buffer.alloc(0);
+  }
+  const valid = validPrefix(raw, size);
+  const rebuilt: Buffer[] = [raw.subarray(0, valid.entries * ENTRY_BYTES)];
+  // Only the records after the valid index are read (normally none).
+  const tail = Buffer.allocUnsafe(size - valid.end);
+  try {
+    let got = 0;
+    while (got < tail.length) {
+      const n = readSync(fd, tail, got, tail.length - got, valid.end + got);
+      if (n === 0) break;
+      got += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  let at = 0;
+  for (;;) {
+    const nl = tail.indexOf(0x0a, at);
+    if (nl < 0 || nl === at) break;
+    let msg: ExportMsg;
+    try {
+      msg = JSON.parse(tail.toString('utf8', at, nl)) as ExportMsg;
+    } catch {
+      break; // not a line this state wrote: the rest is a torn tail
+    }
+    const e = Buffer.alloc(ENTRY_BYTES);
+    const offset = valid.end + at;
+    writeEntry(e, 0, violationIdentity(msg), { offset, length: nl - at, line: 0 });
+    rebuilt.push(e);
+    at = nl + 1;
+  }
+  return { entries: Buffer.concat(rebuilt), recBytes: valid.end + at };
 }
