@@ -10,7 +10,14 @@ import {
 /** The field manager of every apply: what `kubectl get --show-managed-fields` names. */
 export const FIELD_MANAGER = 'gk-export';
 
-/** A failed API call: the HTTP status (none for a connection error) and the response. */
+/**
+ * A failed API call: the HTTP status (none for a connection error) and the response.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof ReportsApiError && err.retryable) await backoff();
+ * ```
+ */
 export class ReportsApiError extends Error {
   readonly status: number | undefined;
   readonly body: string;

@@ -92,7 +92,14 @@ export function toReportResult(m: ExportMsg, auditId: string): ReportResult {
   };
 }
 
-/** An RFC 3339 time as protobuf Timestamp fields (nanosecond fractions kept), or undefined. */
+/**
+ * An RFC 3339 time as protobuf Timestamp fields (nanosecond fractions kept), or undefined.
+ *
+ * @example
+ * ```ts
+ * timestampOf('2026-01-01T00:00:00.5Z'); // { seconds: 1767225600, nanos: 500000000 }
+ * ```
+ */
 export function timestampOf(text: string | undefined): ReportResult['timestamp'] | undefined {
   if (!text) return undefined;
   const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/i.exec(text);
