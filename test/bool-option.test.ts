@@ -79,6 +79,7 @@ describe('boolean settings', () => {
       ['read', '--include-markers', 'GK_EXPORT_INCLUDE_MARKERS', false],
       ['read', '--webhook-gzip', 'GK_EXPORT_WEBHOOK_GZIP', false],
       ['read', '--webhook-insecure-skip-verify', 'GK_EXPORT_WEBHOOK_INSECURE_SKIP_VERIFY', false],
+      ['read', '--changes-only', 'GK_EXPORT_CHANGES_ONLY', false],
       ['read', '--check-config', undefined, undefined],
       ['inspect', '--json', undefined, undefined],
       ['write', '--skip-invalid', undefined, undefined],

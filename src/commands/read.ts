@@ -5,7 +5,13 @@ import type { ConnectionSettings } from '../kube/connection.ts';
 import { createDeadLetter } from '../dead-letter.ts';
 import { apiserverAuditOptions, resolveSources } from '../reader/apiserver-audit/options.ts';
 import { createApiserverAuditSource } from '../reader/apiserver-audit/source.ts';
-import { createFanout } from '../sinks/fanout.ts';
+import { changesOnlyOptions } from '../reader/changes-only/options.ts';
+import {
+  openReportsOptions,
+  resolveOpenReportsConfig,
+  type OpenReportsConfig,
+} from '../sinks/openreports/options.ts';
+import { withOutputs } from '../sinks/outputs.ts';
 import type { Sink } from '../sinks/sink.ts';
 import {
   redactUrl,
@@ -37,18 +43,20 @@ export function registerRead(program: Command): void {
     .description('follow the export volume and deliver every violation (the sidecar)');
   for (const o of readerOptions()) cmd.addOption(o);
   cmd.addOption(
-    new Option('--sink <sink>', 'where records go: stdout, webhook (repeatable: both)')
+    new Option('--sink <sink>', 'where records go: stdout, webhook, openreports (repeatable)')
       .env('GK_EXPORT_SINK')
       .argParser((v: string, prev: string[] | undefined) => {
         const items = v.split(',').map((s) => s.trim());
         for (const i of items) {
-          if (i !== 'stdout' && i !== 'webhook')
-            throw new InvalidArgumentError('allowed: stdout, webhook');
+          if (i !== 'stdout' && i !== 'webhook' && i !== 'openreports')
+            throw new InvalidArgumentError('allowed: stdout, webhook, openreports');
         }
         return [...new Set([...(prev ?? []), ...items])];
       }),
   );
   for (const o of webhookOptions()) cmd.addOption(o);
+  for (const o of openReportsOptions()) cmd.addOption(o);
+  for (const o of changesOnlyOptions()) cmd.addOption(o);
   for (const o of apiserverAuditOptions()) cmd.addOption(o);
   cmd.addOption(
     new Option(
@@ -72,11 +80,13 @@ export function registerRead(program: Command): void {
   cmd.action(async (opts: Record<string, unknown>) => {
     let config: ReaderConfig;
     let webhook: WebhookConfig | undefined;
+    let openreports: OpenReportsConfig | undefined;
     let selected: ReturnType<typeof resolveSources>;
     const sinks = (opts.sink as string[] | undefined) ?? ['stdout'];
     try {
       config = resolveReaderConfig(opts);
       if (sinks.includes('webhook')) webhook = resolveWebhookConfig(opts);
+      if (sinks.includes('openreports')) openreports = resolveOpenReportsConfig(opts);
       selected = resolveSources(opts);
     } catch (err) {
       if (!isGkExportError(err)) throw err;
@@ -92,6 +102,8 @@ export function registerRead(program: Command): void {
           config,
           sinks,
           webhook: shown,
+          openreports,
+          changesOnly: opts.changesOnly === true,
           sources: selected.sources,
           apiserverAudit: selected.apiserverAudit,
         }) + '\n',
@@ -116,7 +128,14 @@ export function registerRead(program: Command): void {
         createWebhookSink(webhook, { telemetry, deadLetter: createDeadLetter(config.stateDir) }),
       );
     }
-    const sink = createFanout(parts);
+    const outputs = (c: ReaderConfig) =>
+      withOutputs(parts, {
+        changesOnly: opts.changesOnly === true,
+        openreports,
+        stateDir: c.stateDir,
+        telemetry,
+        deadLetter: createDeadLetter(c.stateDir),
+      });
     const ac = new AbortController();
     const stop = (sig: string) => {
       telemetry.log.info({ signal: sig }, 'stopping: finishing the batch in flight');
@@ -143,11 +162,11 @@ export function registerRead(program: Command): void {
         opts,
         cmd,
         telemetry,
-        (c, signal) =>
+        async (c, signal) =>
           runReader(
             c,
             {
-              sink,
+              sink: await outputs(c),
               telemetry,
               diskExport: selected.sources.includes('disk-export'),
               extraSources: ({ store, deadLetter }) =>

@@ -52,6 +52,10 @@ export function gatekeeperLogFormat(now: () => number = Date.now): StdoutFormatt
         lines.push(
           formatGatekeeperLogLine(gatekeeperLogFields.auditFinished(auditId, duration), t),
         );
+      } else if (d.msg.eventType === 'violation_resolved') {
+        // From --changes-only: a violation of the previous run that this run no longer has.
+        const fields = gatekeeperLogFields.violationAudited(d.msg);
+        lines.push(formatGatekeeperLogLine({ ...fields, event_type: 'violation_resolved' }, t));
       } else {
         const m = d.msg;
         lines.push(formatGatekeeperLogLine(gatekeeperLogFields.violationAudited(m), t));

@@ -50,6 +50,7 @@ describe('Helm values files', () => {
     expect(files.sort()).toEqual([
       'admission.yaml',
       'hostpath.yaml',
+      'openreports.yaml',
       'otlp.yaml',
       'pvc.yaml',
       'reader.yaml',

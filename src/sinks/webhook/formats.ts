@@ -56,10 +56,12 @@ function subjectOf(d: Delivery): string {
 function cloudEvent(d: Delivery, ctx: FormatContext) {
   const m = d.msg;
   const admission = m.eventType === 'violation_admission';
+  // --changes-only sends a violation that is gone as the previous record, eventType resolved.
+  const audit = m.eventType === 'violation_resolved' ? 'resolved' : 'audited';
   return {
     specversion: '1.0',
     id: d.key,
-    type: admission ? 'sh.gatekeeper.violation.admission' : 'sh.gatekeeper.violation.audited',
+    type: `sh.gatekeeper.violation.${admission ? 'admission' : audit}`,
     source: `/clusters/${ctx.clusterName}/gatekeeper/${admission ? 'admission' : 'audit'}`,
     subject: subjectOf(d),
     time:
