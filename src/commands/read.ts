@@ -112,7 +112,10 @@ export function registerRead(program: Command): void {
     }
     if (webhook) {
       parts.push(
-        createWebhookSink(webhook, { telemetry, deadLetter: createDeadLetter(config.stateDir) }),
+        createWebhookSink(webhook, {
+          telemetry,
+          deadLetter: createDeadLetter(config.stateDir, { telemetry }),
+        }),
       );
     }
     const sink = createFanout(parts);

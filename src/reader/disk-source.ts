@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { DeadLetter } from '../dead-letter.ts';
+import { isGkExportError } from '../errors.ts';
 import type { Delivery } from '../sinks/sink.ts';
 import { InvalidCode, type Telemetry } from '../telemetry/index.ts';
 import { checkpointKey, type CheckpointEntry, type CheckpointStore } from './checkpoint.ts';
@@ -75,6 +76,8 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   const channels = new Map<string, Channel>();
   let openFiles = 0;
   let stopping = false;
+  /** Aborted with `stopping`: ends waits that only stopping ends (a blocked dead letter). */
+  const halt = new AbortController();
   let deliver: Deliver;
   let window = 1;
   let fail: (err: unknown) => void = () => undefined;
@@ -388,8 +391,8 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
         await finishRun(ch, r, true);
         return true;
       }
-      const more = await handleLines(ch, r, [rest]);
-      await send(ch, [...batch, ...more], runEntry(r, reader.position(), false));
+      const all = await handleLines(ch, r, [rest], batch);
+      await send(ch, all, runEntry(r, reader.position(), false));
       return true;
     }
     // A completed run's next batch is read while this one is written and checkpointed. An
@@ -399,8 +402,14 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     return true;
   }
 
-  async function handleLines(ch: Channel, r: RunState, lines: RawLine[]): Promise<Delivery[]> {
-    const batch: Delivery[] = [];
+  /** Decodes lines into a batch (after `prefix`, lines not yet sent that come before them). */
+  async function handleLines(
+    ch: Channel,
+    r: RunState,
+    lines: RawLine[],
+    prefix: readonly Delivery[] = [],
+  ): Promise<Delivery[]> {
+    let batch: Delivery[] = [...prefix];
     const origin = { source: r.kind, channel: ch.name, run: r.run } as const;
     const decoded = decodeLines(origin, lines);
     for (let i = 0; i < lines.length; i++) {
@@ -409,6 +418,9 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       r.lines += 1;
       if ('code' in d) {
         r.invalid += 1;
+        // A line that cannot be set aside holds up the run here (retrying) rather than being
+        // skipped: the lines before it go out at once, with a checkpoint just before it.
+        const before = batch;
         await reportInvalid(
           { telemetry, deadLetter: opts.deadLetter },
           {
@@ -417,6 +429,15 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
             code: d.code,
             reason: d.reason,
             bytes: line.bytes,
+          },
+          {
+            signal: halt.signal,
+            onBlocked: async () => {
+              batch = [];
+              if (before.length === 0) return;
+              const at = { offset: line.start, line: line.number - 1 };
+              await send(ch, before, runEntry(r, at, false));
+            },
           },
         );
         continue;
@@ -570,6 +591,8 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
           fail(err.cause);
           return;
         }
+        // Stopped while a bad line waited for the dead letter: the checkpoint stays before it.
+        if (stopping && isGkExportError(err, 'ERR_DEAD_LETTER_INTERRUPTED')) break;
         // A read error on one file: say so and try again after the rescan period.
         log.warn(
           { channel: ch.name, run: r?.run, err: (err as Error).message },
@@ -614,6 +637,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
         }),
       ]);
       stopping = true;
+      halt.abort();
       await discovery.close();
       for (const ch of channels.values()) wake(ch);
       await Promise.all([...channels.values()].map((ch) => Promise.all([ch.loop, ch.scanning])));

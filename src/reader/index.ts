@@ -46,7 +46,7 @@ export async function runReader(
 ): Promise<void> {
   const { telemetry, sink } = deps;
   const store = await openCheckpointStore(config.stateDir);
-  const deadLetter = createDeadLetter(config.stateDir);
+  const deadLetter = createDeadLetter(config.stateDir, { telemetry });
   const filter = createRecordFilter(config.filters, telemetry.metrics);
   const deliver = createPipeline({ sink, store, filter, telemetry });
   const sources: Source[] = [];

@@ -61,6 +61,16 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       labelNames: ['stage'] as const,
       registers,
     }),
+    deadLetterBlocked: new Gauge({
+      name: 'gk_export_dead_letter_blocked',
+      help: 'Records waiting to be set aside because the dead-letter file cannot be written (delivery stops at each)',
+      registers,
+    }),
+    deadLetterWriteFailures: new Counter({
+      name: 'gk_export_dead_letter_write_failures_total',
+      help: 'Failed attempts to write the dead-letter file',
+      registers,
+    }),
     lostBytes: new Counter({
       name: 'gk_export_bytes_lost_total',
       help: 'Undelivered bytes of files that disappeared before the reader could open them',

@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import type { DeadLetter } from '../../dead-letter.ts';
-import { GkExportError } from '../../errors.ts';
+import { GkExportError, isGkExportError } from '../../errors.ts';
 import type { Telemetry } from '../../telemetry/index.ts';
 import type { Delivery, Sink } from '../sink.ts';
 import { authHeaders } from './auth.ts';
@@ -53,6 +53,8 @@ export function createWebhookSink(
     return u;
   };
   let interrupted = false;
+  /** Aborted by `interrupt()`: ends the wait for a dead-letter file that cannot be written. */
+  const halt = new AbortController();
   let wake: (() => void) | undefined;
   let closed: Promise<void> | undefined;
 
@@ -75,7 +77,6 @@ export function createWebhookSink(
     reason: string,
     body = '',
   ) {
-    metrics.deadLettered.inc({ stage: 'sink' }, records.length);
     log.error(
       {
         sink: 'webhook',
@@ -87,15 +88,28 @@ export function createWebhookSink(
       },
       'receiver refused the request for good: records set aside in the dead-letter file',
     );
-    await deps.deadLetter.batch({
-      sink: 'webhook',
-      code: status ? `http_${status}` : 'permanent',
-      reason,
-      status,
-      responseExcerpt: body,
-      keys: records.map((d) => d.key),
-      lines: records.map((d) => d.raw),
-    });
+    // Acknowledged only once set aside: while the dead-letter file cannot be written, the
+    // sink waits here (retrying) and nothing after these records is acknowledged either.
+    try {
+      await deps.deadLetter.batch(
+        {
+          sink: 'webhook',
+          code: status ? `http_${status}` : 'permanent',
+          reason,
+          status,
+          responseExcerpt: body,
+          keys: records.map((d) => d.key),
+          lines: records.map((d) => d.raw),
+        },
+        { signal: halt.signal },
+      );
+    } catch (err) {
+      if (isGkExportError(err, 'ERR_DEAD_LETTER_INTERRUPTED')) {
+        throw interruptedError('stopped while the dead-letter file could not be written');
+      }
+      throw err;
+    }
+    metrics.deadLettered.inc({ stage: 'sink' }, records.length);
     if (config.onPermanentError === 'stop') {
       metrics.sinkPermanentFailure.set({ sink: 'webhook' }, 1);
       throw new GkExportError<WebhookErrorCode>(
@@ -266,6 +280,7 @@ export function createWebhookSink(
     flush: leave,
     interrupt() {
       interrupted = true;
+      halt.abort();
       wake?.();
       leave();
     },
