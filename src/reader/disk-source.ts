@@ -9,7 +9,12 @@ import { startDiscovery } from './discovery.ts';
 import { reportInvalid } from './invalid.ts';
 import { createLineReader, type RawLine } from './line-reader.ts';
 import { isHeldByWriter, withExclusiveLock } from './locks.ts';
-import { deleteSegment, runsBeyondRetention, unlinkIfSame } from './retention.ts';
+import {
+  createDeleteRetries,
+  deleteSegment,
+  runsBeyondRetention,
+  unlinkIfSame,
+} from './retention.ts';
 import { newRunState, openRunFile, runEntry, runKey, type RunState } from './run-state.ts';
 import { listChannels, scanChannel, type ScannedFile } from './scan.ts';
 import type { Deliver, Source } from './source.ts';
@@ -78,6 +83,8 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   let stopping = false;
   /** Aborted with `stopping`: ends waits that only stopping ends (a blocked dead letter). */
   const halt = new AbortController();
+  /** Deletes of delivered files that failed, retried with backoff while the run stays delivered. */
+  const deletes = createDeleteRetries(opts.intervalMs, DELETE_RETRY_MAX_MS);
   let deliver: Deliver;
   let window = 1;
   let fail: (err: unknown) => void = () => undefined;
@@ -493,28 +500,84 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   }
 
   async function consumeSegment(ch: Channel, r: RunState): Promise<void> {
-    if (!r.fh || r.gone) return;
-    const deleted = await withExclusiveLock(r.fh.fd, () => deleteSegment(ch.dir, r.name, r.ino));
-    if (deleted) {
-      metrics.filesDeleted.inc({ reason: 'admission_consumed' });
-      r.gone = true;
+    const key = runKey(r);
+    if (r.gone || !deletes.due(key, Date.now())) return;
+    // A retry comes after the run's descriptor was closed: the segment is opened just for it.
+    const own = r.fh ? undefined : await openRunFile(ch.dir, r);
+    if (own && 'failure' in own) {
+      if (own.failure === 'gone' || own.failure === 'replaced') deletes.succeeded(key);
+      else deleteFailed(ch, r, 'admission_consumed', new Error(own.message));
+      return;
+    }
+    const fh = (r.fh ?? own)!;
+    try {
+      const deleted = await withExclusiveLock(fh.fd, () => deleteSegment(ch.dir, r.name, r.ino));
+      if (deleted) {
+        metrics.filesDeleted.inc({ reason: 'admission_consumed' });
+        r.gone = true;
+        deleteDone(ch, r, key);
+      }
+    } catch (err) {
+      deleteFailed(ch, r, 'admission_consumed', err);
+    } finally {
+      await own?.close().catch(() => undefined);
     }
   }
 
   async function applyRetention(ch: Channel): Promise<void> {
     for (const r of runsBeyondRetention(ch.runs.values(), opts.maxAuditResults)) {
+      const key = runKey(r);
+      if (!deletes.due(key, Date.now())) continue;
       try {
         if (await unlinkIfSame(ch.dir, r.name, r.ino)) {
           metrics.filesDeleted.inc({ reason: 'retention' });
           log.debug({ channel: ch.name, run: r.run }, 'delivered run deleted by retention');
         }
+        deleteDone(ch, r, key);
       } catch (err) {
-        log.warn(
-          { channel: ch.name, run: r.run, err: (err as Error).message },
-          'retention could not delete a run',
-        );
+        // Forgetting the run would drop its checkpoint, and the next scan would deliver it
+        // again: it stays delivered, and the delete is tried again later.
+        deleteFailed(ch, r, 'retention', err);
+        continue;
       }
       forget(ch, r);
+    }
+  }
+
+  function deleteDone(ch: Channel, r: RunState, key: string): void {
+    const failed = deletes.succeeded(key);
+    if (failed > 0) {
+      log.info(
+        { channel: ch.name, run: r.run, file: rel(ch, r.name), failedAttempts: failed },
+        'delivered file deleted after earlier attempts failed',
+      );
+    }
+  }
+
+  function deleteFailed(ch: Channel, r: RunState, reason: string, err: unknown): void {
+    metrics.deleteFailures.inc({ reason });
+    if (deletes.failed(runKey(r), Date.now())) {
+      log.error(
+        {
+          channel: ch.name,
+          run: r.run,
+          file: rel(ch, r.name),
+          reason,
+          err: (err as Error).message,
+        },
+        'cannot delete a delivered file (read-only volume or no write permission on the channel directory?): it stays delivered and the delete is retried with backoff',
+      );
+    }
+  }
+
+  /** Deletes that are due: retention (also of runs found delivered at start) and failed consumes. */
+  async function retryDeletes(ch: Channel): Promise<void> {
+    await applyRetention(ch);
+    if (!opts.deleteAfterRead) return;
+    for (const r of [...ch.runs.values()]) {
+      if (r.kind !== 'admission' || !r.delivered || r.gone || !deletes.has(runKey(r))) continue;
+      await consumeSegment(ch, r);
+      if (r.gone) forget(ch, r);
     }
   }
 
@@ -599,7 +662,12 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
           'read failed; retrying',
         );
       }
-      if (!progressed && !stopping) await idle(ch);
+      if (!progressed && !stopping) {
+        await retryDeletes(ch).catch((err: unknown) =>
+          log.warn({ channel: ch.name, err: (err as Error).message }, 'retrying deletes failed'),
+        );
+        await idle(ch);
+      }
     }
     // Stopping: the batches in flight finish and are checkpointed.
     await settle(ch).catch((err: unknown) => fail((err as PipelineFailure).cause));
@@ -646,6 +714,9 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     },
   };
 }
+
+/** Longest wait between two attempts to delete a delivered file that could not be deleted. */
+const DELETE_RETRY_MAX_MS = 60_000;
 
 /** How soon an open run being followed is read again when no event came. */
 const FOLLOW_RECHECK_MS = 50;

@@ -71,6 +71,12 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       help: 'Failed attempts to write the dead-letter file',
       registers,
     }),
+    deleteFailures: new Counter({
+      name: 'gk_export_file_delete_failures_total',
+      help: 'Failed attempts to delete a delivered file, by reason (retention, admission_consumed)',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
     lostBytes: new Counter({
       name: 'gk_export_bytes_lost_total',
       help: 'Undelivered bytes of files that disappeared before the reader could open them',
