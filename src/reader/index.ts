@@ -48,7 +48,16 @@ export async function runReader(
   const store = await openCheckpointStore(config.stateDir);
   const deadLetter = createDeadLetter(config.stateDir, { telemetry });
   const filter = createRecordFilter(config.filters, telemetry.metrics);
-  const deliver = createPipeline({ sink, store, filter, telemetry });
+  // A source that fails for good stops the reader: the others are asked to stop too.
+  const inner = new AbortController();
+  const deliver = createPipeline({
+    sink,
+    store,
+    filter,
+    telemetry,
+    deadLetter,
+    signal: inner.signal,
+  });
   const sources: Source[] = [];
   if (deps.diskExport !== false) {
     sources.push(createDiskSource({ ...config, store, telemetry, deadLetter }));
@@ -63,8 +72,6 @@ export async function runReader(
     },
     'reader started',
   );
-  // A source that fails for good stops the reader: the others are asked to stop too.
-  const inner = new AbortController();
   const onAbort = () => {
     inner.abort();
     // A sink retrying against a receiver that is down would hold shutdown forever.

@@ -13,6 +13,7 @@ export const InvalidCode = {
   Symlink: 'symlink',
   Unreadable: 'unreadable',
   InvalidName: 'invalid_name',
+  TransformFailed: 'transform_failed',
 } as const;
 export type InvalidCode = (typeof InvalidCode)[keyof typeof InvalidCode];
 
