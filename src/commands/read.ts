@@ -177,6 +177,12 @@ export function registerRead(program: Command): void {
         telemetry.log.info(
           'stopped while retrying; undelivered records resume from the checkpoint',
         );
+      } else if (
+        isGkExportError(err, 'ERR_STATE_LOCKED') ||
+        isGkExportError(err, 'ERR_STATE_DIR_NOT_WRITABLE')
+      ) {
+        process.stderr.write(`gk-export read: ${err.message}\n`);
+        process.exitCode = 2;
       } else {
         telemetry.log.fatal({ err: (err as Error).message }, 'reader failed');
         process.exitCode = 1;

@@ -7,6 +7,7 @@ import { createRecordFilter } from './filters.ts';
 import type { ReaderConfig } from './options.ts';
 import { createPipeline } from './pipeline.ts';
 import type { Source } from './source.ts';
+import { lockStateDir } from './state-lock.ts';
 
 export type { ReaderConfig } from './options.ts';
 
@@ -30,7 +31,9 @@ export interface ReaderDeps {
 /**
  * Runs the reader until `signal` aborts: sources → filter → sink → ack → checkpoint →
  * retention. On abort every source finishes its in-flight batch, the sink is flushed and
- * closed and the checkpoint saved; then the promise resolves.
+ * closed and the checkpoint saved; then the promise resolves. It first takes the state dir's
+ * lock: another reader on it, or a state dir that is not writable, rejects at once
+ * (`ERR_STATE_LOCKED`, `ERR_STATE_DIR_NOT_WRITABLE`) before anything is read.
  *
  * @example
  * ```ts
@@ -44,6 +47,16 @@ export async function runReader(
   deps: ReaderDeps,
   signal: AbortSignal,
 ): Promise<void> {
+  // One reader per state dir: a second one would deliver everything again.
+  const lock = await lockStateDir(config.stateDir);
+  try {
+    await runLocked(config, deps, signal);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function runLocked(config: ReaderConfig, deps: ReaderDeps, signal: AbortSignal) {
   const { telemetry, sink } = deps;
   const store = await openCheckpointStore(config.stateDir);
   const deadLetter = createDeadLetter(config.stateDir, { telemetry });
