@@ -14,8 +14,14 @@ import {
 } from '../sinks/webhook/options.ts';
 import { createWebhookSink } from '../sinks/webhook/webhook-sink.ts';
 import { isGkExportError } from '../errors.ts';
+import { parseDuration } from '../duration.ts';
 import { runReader } from '../reader/index.ts';
-import { readerOptions, resolveReaderConfig, type ReaderConfig } from '../reader/options.ts';
+import {
+  optionParser,
+  readerOptions,
+  resolveReaderConfig,
+  type ReaderConfig,
+} from '../reader/options.ts';
 import { gatekeeperLogFormat } from '../sinks/gatekeeper-log-format.ts';
 import { createStdoutSink, rawFormat } from '../sinks/stdout.ts';
 import { readinessCheck } from '../server/health.ts';
@@ -67,12 +73,22 @@ export function registerRead(program: Command): void {
       'kubeconfig file (default: in-cluster, else $KUBECONFIG)',
     ).env('KUBECONFIG'),
   );
+  cmd.addOption(
+    new Option(
+      '--shutdown-grace <duration>',
+      'after SIGTERM, how long the batch in flight may take before it is given up (resent after restart)',
+    )
+      .env('GK_EXPORT_SHUTDOWN_GRACE')
+      .default(20_000, '20s')
+      .argParser(optionParser(parseDuration)),
+  );
   cmd.addOption(new Option('--check-config', 'validate the configuration, print it and exit'));
   cmd.action(async (opts: Record<string, unknown>) => {
     let config: ReaderConfig;
     let webhook: WebhookConfig | undefined;
     let selected: ReturnType<typeof resolveSources>;
     const sinks = (opts.sink as string[] | undefined) ?? ['stdout'];
+    const graceMs = Number(opts.shutdownGrace ?? 20_000);
     try {
       config = resolveReaderConfig(opts);
       if (sinks.includes('webhook')) webhook = resolveWebhookConfig(opts);
@@ -89,6 +105,7 @@ export function registerRead(program: Command): void {
         JSON.stringify({
           ok: true,
           config,
+          shutdownGraceMs: graceMs,
           sinks,
           webhook: shown,
           sources: selected.sources,
@@ -120,9 +137,20 @@ export function registerRead(program: Command): void {
     }
     const sink = createFanout(parts);
     const ac = new AbortController();
+    let graceTimer: NodeJS.Timeout | undefined;
+    let gaveUp = false;
     const stop = (sig: string) => {
       telemetry.log.info({ signal: sig }, 'stopping: finishing the batch in flight');
       ac.abort();
+      // A stdout nobody reads (or a receiver that never answers) would hold the exit forever.
+      graceTimer = setTimeout(() => {
+        gaveUp = true;
+        telemetry.log.warn(
+          { shutdownGraceMs: graceMs },
+          'shutdown grace period passed: the batch in flight is given up (not acknowledged: it is delivered again after a restart)',
+        );
+        sink.giveUp();
+      }, graceMs);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
@@ -183,13 +211,26 @@ export function registerRead(program: Command): void {
       ) {
         process.stderr.write(`gk-export read: ${err.message}\n`);
         process.exitCode = 2;
+      } else if (
+        isGkExportError(err, 'ERR_STDOUT_CLOSED') ||
+        isGkExportError(err, 'ERR_STDOUT_WRITE')
+      ) {
+        gaveUp = true;
+        telemetry.log.error(
+          { err: err.message },
+          'stdout failed: stopping; the checkpoint is saved and undelivered records resume from it',
+        );
+        process.exitCode = 1;
       } else {
         telemetry.log.fatal({ err: (err as Error).message }, 'reader failed');
         process.exitCode = 1;
       }
     } finally {
+      clearTimeout(graceTimer);
       await server?.close();
     }
+    // Writes stdout never took keep the process alive; they are not acknowledged, so leave.
+    if (gaveUp) process.exit();
   });
 }
 

@@ -1,4 +1,5 @@
 import { createDeadLetter } from '../dead-letter.ts';
+import { isGkExportError } from '../errors.ts';
 import type { Delivery, Sink } from '../sinks/sink.ts';
 import type { Telemetry } from '../telemetry/index.ts';
 import { openCheckpointStore, type CheckpointStore } from './checkpoint.ts';
@@ -97,7 +98,10 @@ async function runLocked(config: ReaderConfig, deps: ReaderDeps, signal: AbortSi
     sources.map((s) =>
       s.run(deliver, inner.signal).catch((err: unknown) => {
         failure ??= err;
-        telemetry.log.error({ source: s.name, err: (err as Error).message }, 'source stopped');
+        // A sink that was stopped or lost its stdout: the caller says so in one line.
+        if (!isGkExportError(err) || !QUIET_FAILURES.has(err.code)) {
+          telemetry.log.error({ source: s.name, err: (err as Error).message }, 'source stopped');
+        }
         inner.abort();
       }),
     ),
@@ -108,5 +112,12 @@ async function runLocked(config: ReaderConfig, deps: ReaderDeps, signal: AbortSi
   telemetry.log.info('reader stopped; checkpoint saved');
   if (failure) throw failure;
 }
+
+/** Failures the command reports itself, in one line. */
+const QUIET_FAILURES: ReadonlySet<string> = new Set([
+  'ERR_SINK_INTERRUPTED',
+  'ERR_STDOUT_CLOSED',
+  'ERR_STDOUT_WRITE',
+]);
 
 export type { Delivery, Sink };

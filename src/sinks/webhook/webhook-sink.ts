@@ -37,7 +37,7 @@ export interface WebhookDeps {
 export function createWebhookSink(
   config: WebhookConfig,
   deps: WebhookDeps,
-): Sink & { interrupt(): void } {
+): Sink & { interrupt(): void; giveUp(): void } {
   const { log, metrics } = deps.telemetry;
   const spec: FormatSpec = formatSpec(config.format, {
     clusterName: config.clusterName,
@@ -221,6 +221,8 @@ export function createWebhookSink(
   let tail: Request | undefined;
   let tailTimer: NodeJS.Timeout | undefined;
   const queue: Request[] = [];
+  /** Requests being sent (for `giveUp`). */
+  const sending = new Set<Request>();
   let active = 0;
   let failure: unknown;
 
@@ -241,6 +243,7 @@ export function createWebhookSink(
         continue;
       }
       active += 1;
+      sending.add(req);
       send(req.records)
         .then(req.resolve, (err: unknown) => {
           // Nothing after a request given up on is sent (the reader stops or restarts there).
@@ -248,10 +251,18 @@ export function createWebhookSink(
           req.reject(err);
         })
         .finally(() => {
+          sending.delete(req);
           active -= 1;
           dispatch();
         });
     }
+  }
+
+  function interrupt(): void {
+    interrupted = true;
+    halt.abort();
+    wake?.();
+    leave();
   }
 
   return {
@@ -278,11 +289,14 @@ export function createWebhookSink(
       return Promise.all(acks).then(() => undefined);
     },
     flush: leave,
-    interrupt() {
-      interrupted = true;
-      halt.abort();
-      wake?.();
-      leave();
+    interrupt,
+    giveUp() {
+      interrupt();
+      // A request still waiting for its answer is not acknowledged (its answer may come).
+      const err = interruptedError('gave up a request in flight: the shutdown grace period passed');
+      failure ??= err;
+      for (const req of sending) req.reject(err);
+      dispatch();
     },
     close() {
       clearTimeout(tailTimer);
