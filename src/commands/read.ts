@@ -200,8 +200,13 @@ export function registerRead(program: Command): void {
         ac.signal,
       );
     } catch (err) {
-      if (isGkExportError(err, 'ERR_SINK_INTERRUPTED') && ac.signal.aborted) {
-        // Stopped while a receiver was down: nothing was acknowledged, the checkpoint stands.
+      if (
+        (isGkExportError(err, 'ERR_SINK_INTERRUPTED') ||
+          isGkExportError(err, 'ERR_DEAD_LETTER_INTERRUPTED')) &&
+        ac.signal.aborted
+      ) {
+        // Stopped while a receiver was down (or the dead letter could not be written): nothing
+        // was acknowledged past it, the checkpoint stands.
         telemetry.log.info(
           'stopped while retrying; undelivered records resume from the checkpoint',
         );

@@ -116,6 +116,7 @@ async function runLocked(config: ReaderConfig, deps: ReaderDeps, signal: AbortSi
 /** Failures the command reports itself, in one line. */
 const QUIET_FAILURES: ReadonlySet<string> = new Set([
   'ERR_SINK_INTERRUPTED',
+  'ERR_DEAD_LETTER_INTERRUPTED',
   'ERR_STDOUT_CLOSED',
   'ERR_STDOUT_WRITE',
 ]);

@@ -2,7 +2,7 @@
 // whole reader ("cannot encode Infinity", exit 1 on every restart, on every channel); a record
 // a transform cannot handle failed its batch instead of going to the dead letter. And 1e999
 // silently became null in the cloudevents, splunk-hec and gatekeeper-log outputs.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDeadLetter } from '../../src/dead-letter.ts';
@@ -124,5 +124,30 @@ describe('records a transform cannot handle', () => {
     expect(
       await metricValue(telemetry, 'gk_export_records_dead_lettered_total', { stage: 'transform' }),
     ).toBe(1);
+
+    // While the dead letter cannot be written, the batch waits (nothing written, nothing
+    // acknowledged) until the reader stops.
+    await rm(join(state, 'dead-letter.jsonl'));
+    await mkdir(join(state, 'dead-letter.jsonl'));
+    const ac = new AbortController();
+    const blocked = createPipeline({
+      sink: c.sink,
+      store,
+      filter,
+      telemetry,
+      deadLetter,
+      signal: ac.signal,
+    });
+    const later = blocked(batch, { ...RUN, offset: 600, line: 7, done: false });
+    later.catch(() => undefined);
+    await waitFor(
+      async () => (await metricValue(telemetry, 'gk_export_dead_letter_write_failures_total')) >= 3,
+      'retries of the dead-letter write',
+    );
+    expect(c.got).toHaveLength(2);
+    ac.abort();
+    await expect(later).rejects.toMatchObject({ code: 'ERR_DEAD_LETTER_INTERRUPTED' });
+    expect(c.got).toHaveLength(2);
+    expect(store.get(checkpointKey(RUN))?.line).toBe(4);
   });
 });
