@@ -21,8 +21,14 @@ import {
 } from '../sinks/webhook/options.ts';
 import { createWebhookSink } from '../sinks/webhook/webhook-sink.ts';
 import { isGkExportError } from '../errors.ts';
+import { parseDuration } from '../duration.ts';
 import { runReader } from '../reader/index.ts';
-import { readerOptions, resolveReaderConfig, type ReaderConfig } from '../reader/options.ts';
+import {
+  optionParser,
+  readerOptions,
+  resolveReaderConfig,
+  type ReaderConfig,
+} from '../reader/options.ts';
 import { gatekeeperLogFormat } from '../sinks/gatekeeper-log-format.ts';
 import { createStdoutSink, rawFormat } from '../sinks/stdout.ts';
 import { readinessCheck } from '../server/health.ts';
@@ -76,6 +82,15 @@ export function registerRead(program: Command): void {
       'kubeconfig file (default: in-cluster, else $KUBECONFIG)',
     ).env('KUBECONFIG'),
   );
+  cmd.addOption(
+    new Option(
+      '--shutdown-grace <duration>',
+      'after SIGTERM, how long the batch in flight may take before it is given up (resent after restart)',
+    )
+      .env('GK_EXPORT_SHUTDOWN_GRACE')
+      .default(20_000, '20s')
+      .argParser(optionParser(parseDuration)),
+  );
   cmd.addOption(boolOption('--check-config', 'validate the configuration, print it and exit'));
   cmd.action(async (opts: Record<string, unknown>) => {
     let config: ReaderConfig;
@@ -83,6 +98,7 @@ export function registerRead(program: Command): void {
     let openreports: OpenReportsConfig | undefined;
     let selected: ReturnType<typeof resolveSources>;
     const sinks = (opts.sink as string[] | undefined) ?? ['stdout'];
+    const graceMs = Number(opts.shutdownGrace ?? 20_000);
     try {
       config = resolveReaderConfig(opts);
       if (sinks.includes('webhook')) webhook = resolveWebhookConfig(opts);
@@ -100,6 +116,7 @@ export function registerRead(program: Command): void {
         JSON.stringify({
           ok: true,
           config,
+          shutdownGraceMs: graceMs,
           sinks,
           webhook: shown,
           openreports,
@@ -125,7 +142,10 @@ export function registerRead(program: Command): void {
     }
     if (webhook) {
       parts.push(
-        createWebhookSink(webhook, { telemetry, deadLetter: createDeadLetter(config.stateDir) }),
+        createWebhookSink(webhook, {
+          telemetry,
+          deadLetter: createDeadLetter(config.stateDir, { telemetry }),
+        }),
       );
     }
     const outputs = (c: ReaderConfig) =>
@@ -134,12 +154,25 @@ export function registerRead(program: Command): void {
         openreports,
         stateDir: c.stateDir,
         telemetry,
-        deadLetter: createDeadLetter(c.stateDir),
+        deadLetter: createDeadLetter(c.stateDir, { telemetry }),
       });
+    /** The sinks of the reader running now (a Connection's change starts a new one). */
+    let current: Awaited<ReturnType<typeof outputs>> | undefined;
     const ac = new AbortController();
+    let graceTimer: NodeJS.Timeout | undefined;
+    let gaveUp = false;
     const stop = (sig: string) => {
       telemetry.log.info({ signal: sig }, 'stopping: finishing the batch in flight');
       ac.abort();
+      // A stdout nobody reads (or a receiver that never answers) would hold the exit forever.
+      graceTimer = setTimeout(() => {
+        gaveUp = true;
+        telemetry.log.warn(
+          { shutdownGraceMs: graceMs },
+          'shutdown grace period passed: the batch in flight is given up (not acknowledged: it is delivered again after a restart)',
+        );
+        current?.giveUp();
+      }, graceMs);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
@@ -166,7 +199,7 @@ export function registerRead(program: Command): void {
           runReader(
             c,
             {
-              sink: await outputs(c),
+              sink: (current = await outputs(c)),
               telemetry,
               diskExport: selected.sources.includes('disk-export'),
               extraSources: ({ store, deadLetter }) =>
@@ -189,18 +222,42 @@ export function registerRead(program: Command): void {
         ac.signal,
       );
     } catch (err) {
-      if (isGkExportError(err, 'ERR_SINK_INTERRUPTED') && ac.signal.aborted) {
-        // Stopped while a receiver was down: nothing was acknowledged, the checkpoint stands.
+      if (
+        (isGkExportError(err, 'ERR_SINK_INTERRUPTED') ||
+          isGkExportError(err, 'ERR_DEAD_LETTER_INTERRUPTED')) &&
+        ac.signal.aborted
+      ) {
+        // Stopped while a receiver was down (or the dead letter could not be written): nothing
+        // was acknowledged past it, the checkpoint stands.
         telemetry.log.info(
           'stopped while retrying; undelivered records resume from the checkpoint',
         );
+      } else if (
+        isGkExportError(err, 'ERR_STATE_LOCKED') ||
+        isGkExportError(err, 'ERR_STATE_DIR_NOT_WRITABLE')
+      ) {
+        process.stderr.write(`gk-export read: ${err.message}\n`);
+        process.exitCode = 2;
+      } else if (
+        isGkExportError(err, 'ERR_STDOUT_CLOSED') ||
+        isGkExportError(err, 'ERR_STDOUT_WRITE')
+      ) {
+        gaveUp = true;
+        telemetry.log.error(
+          { err: err.message },
+          'stdout failed: stopping; the checkpoint is saved and undelivered records resume from it',
+        );
+        process.exitCode = 1;
       } else {
         telemetry.log.fatal({ err: (err as Error).message }, 'reader failed');
         process.exitCode = 1;
       }
     } finally {
+      clearTimeout(graceTimer);
       await server?.close();
     }
+    // Writes stdout never took keep the process alive; they are not acknowledged, so leave.
+    if (gaveUp) process.exit();
   });
 }
 

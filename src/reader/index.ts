@@ -1,4 +1,5 @@
 import { createDeadLetter } from '../dead-letter.ts';
+import { isGkExportError } from '../errors.ts';
 import type { Delivery, Sink } from '../sinks/sink.ts';
 import type { Telemetry } from '../telemetry/index.ts';
 import { openCheckpointStore, type CheckpointStore } from './checkpoint.ts';
@@ -7,6 +8,7 @@ import { createRecordFilter } from './filters.ts';
 import type { ReaderConfig } from './options.ts';
 import { createPipeline } from './pipeline.ts';
 import type { Source } from './source.ts';
+import { lockStateDir } from './state-lock.ts';
 
 export type { ReaderConfig } from './options.ts';
 
@@ -30,7 +32,9 @@ export interface ReaderDeps {
 /**
  * Runs the reader until `signal` aborts: sources → filter → sink → ack → checkpoint →
  * retention. On abort every source finishes its in-flight batch, the sink is flushed and
- * closed and the checkpoint saved; then the promise resolves.
+ * closed and the checkpoint saved; then the promise resolves. It first takes the state dir's
+ * lock: another reader on it, or a state dir that is not writable, rejects at once
+ * (`ERR_STATE_LOCKED`, `ERR_STATE_DIR_NOT_WRITABLE`) before anything is read.
  *
  * @example
  * ```ts
@@ -44,11 +48,30 @@ export async function runReader(
   deps: ReaderDeps,
   signal: AbortSignal,
 ): Promise<void> {
+  // One reader per state dir: a second one would deliver everything again.
+  const lock = await lockStateDir(config.stateDir);
+  try {
+    await runLocked(config, deps, signal);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function runLocked(config: ReaderConfig, deps: ReaderDeps, signal: AbortSignal) {
   const { telemetry, sink } = deps;
   const store = await openCheckpointStore(config.stateDir);
-  const deadLetter = createDeadLetter(config.stateDir);
+  const deadLetter = createDeadLetter(config.stateDir, { telemetry });
   const filter = createRecordFilter(config.filters, telemetry.metrics);
-  const deliver = createPipeline({ sink, store, filter, telemetry });
+  // A source that fails for good stops the reader: the others are asked to stop too.
+  const inner = new AbortController();
+  const deliver = createPipeline({
+    sink,
+    store,
+    filter,
+    telemetry,
+    deadLetter,
+    signal: inner.signal,
+  });
   const sources: Source[] = [];
   if (deps.diskExport !== false) {
     sources.push(createDiskSource({ ...config, store, telemetry, deadLetter }));
@@ -63,8 +86,6 @@ export async function runReader(
     },
     'reader started',
   );
-  // A source that fails for good stops the reader: the others are asked to stop too.
-  const inner = new AbortController();
   const onAbort = () => {
     inner.abort();
     // A sink retrying against a receiver that is down would hold shutdown forever.
@@ -77,7 +98,10 @@ export async function runReader(
     sources.map((s) =>
       s.run(deliver, inner.signal).catch((err: unknown) => {
         failure ??= err;
-        telemetry.log.error({ source: s.name, err: (err as Error).message }, 'source stopped');
+        // A sink that was stopped or lost its stdout: the caller says so in one line.
+        if (!isGkExportError(err) || !QUIET_FAILURES.has(err.code)) {
+          telemetry.log.error({ source: s.name, err: (err as Error).message }, 'source stopped');
+        }
         inner.abort();
       }),
     ),
@@ -88,5 +112,13 @@ export async function runReader(
   telemetry.log.info('reader stopped; checkpoint saved');
   if (failure) throw failure;
 }
+
+/** Failures the command reports itself, in one line. */
+const QUIET_FAILURES: ReadonlySet<string> = new Set([
+  'ERR_SINK_INTERRUPTED',
+  'ERR_DEAD_LETTER_INTERRUPTED',
+  'ERR_STDOUT_CLOSED',
+  'ERR_STDOUT_WRITE',
+]);
 
 export type { Delivery, Sink };

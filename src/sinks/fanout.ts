@@ -11,7 +11,7 @@ import type { Sink } from './sink.ts';
  */
 export function createFanout(
   sinks: readonly (Sink & { interrupt?(): void })[],
-): Sink & { interrupt(): void } {
+): Sink & { interrupt(): void; giveUp(): void } {
   if (sinks.length === 1) {
     const only = sinks[0]!;
     return {
@@ -19,6 +19,7 @@ export function createFanout(
       window: only.window,
       write: (b, hint) => only.write(b, hint),
       flush: () => only.flush?.(),
+      giveUp: () => only.giveUp?.(),
       close: () => only.close(),
       interrupt: () => only.interrupt?.(),
     };
@@ -35,6 +36,9 @@ export function createFanout(
     },
     interrupt() {
       for (const s of sinks) s.interrupt?.();
+    },
+    giveUp() {
+      for (const s of sinks) s.giveUp?.();
     },
     close() {
       closed ??= Promise.all(sinks.map((s) => s.close())).then(() => undefined);

@@ -30,7 +30,7 @@ export interface OutputOptions {
 export async function withOutputs(
   parts: readonly (Sink & { interrupt?(): void })[],
   opts: OutputOptions,
-): Promise<Sink & { interrupt(): void }> {
+): Promise<Sink & { interrupt(): void; giveUp(): void }> {
   let sinks = [...parts];
   if (opts.changesOnly) {
     const { withChangesOnly } = await import('../reader/changes-only/changes-only.ts');
