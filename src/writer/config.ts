@@ -1,8 +1,5 @@
 import { isAbsolute, normalize, resolve, sep } from 'node:path';
-import { GkExportError } from '../errors.ts';
-
-/** Error codes of writer configuration. */
-export type WriterConfigErrorCode = 'ERR_INVALID_CONFIG';
+import { GkExportError, type WriterConfigErrorCode } from '../errors.ts';
 
 /** Public options of the disk writer. */
 export interface DiskWriterOptions {
