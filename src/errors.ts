@@ -30,11 +30,11 @@ export type AdmissionSegmentErrorCode = 'ERR_ADMISSION_DIR' | 'ERR_ADMISSION_SEG
 // ── configuration (src/config/, each component's options) ───────────────────────────────────
 
 /**
- * Settings of the commands: one value that is not allowed (`ERR_INVALID_SIZE`,
- * `ERR_INVALID_DURATION`), or settings that do not go together or are missing
+ * Settings of the commands: one value that is not allowed (`ERR_INVALID_SETTING`, thrown by
+ * the parsers of src/config/), or settings that do not go together or are missing
  * (`ERR_INVALID_CONFIG`).
  */
-export type ConfigErrorCode = 'ERR_INVALID_CONFIG' | 'ERR_INVALID_SIZE' | 'ERR_INVALID_DURATION';
+export type ConfigErrorCode = 'ERR_INVALID_SETTING' | 'ERR_INVALID_CONFIG';
 
 // ── reader (src/reader/) ────────────────────────────────────────────────────────────────────
 

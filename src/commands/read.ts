@@ -1,6 +1,7 @@
-import { InvalidArgumentError, Option, type Command } from 'commander';
-import { dirname, join } from 'node:path';
-import { boolOption } from '../bool-option.ts';
+import { Option, type Command } from 'commander';
+import { boolOption, listSetting } from '../config/commander.ts';
+import { DEFAULTS, defaultStateDir } from '../config/defaults.ts';
+import { oneOf } from '../config/parsers.ts';
 import type { ConnectionSettings } from '../kube/connection.ts';
 import { createDeadLetter } from '../dead-letter.ts';
 import { apiserverAuditOptions, resolveSources } from '../reader/apiserver-audit/options.ts';
@@ -37,16 +38,12 @@ export function registerRead(program: Command): void {
     .description('follow the export volume and deliver every violation (the sidecar)');
   for (const o of readerOptions()) cmd.addOption(o);
   cmd.addOption(
-    new Option('--sink <sink>', 'where records go: stdout, webhook (repeatable: both)')
-      .env('GK_EXPORT_SINK')
-      .argParser((v: string, prev: string[] | undefined) => {
-        const items = v.split(',').map((s) => s.trim());
-        for (const i of items) {
-          if (i !== 'stdout' && i !== 'webhook')
-            throw new InvalidArgumentError('allowed: stdout, webhook');
-        }
-        return [...new Set([...(prev ?? []), ...items])];
-      }),
+    listSetting('--sink <sink>', 'where records go: stdout, webhook (repeatable: both)', {
+      env: 'GK_EXPORT_SINK',
+      item: oneOf(['stdout', 'webhook'] as const),
+      unique: true,
+      nonEmpty: true,
+    }),
   );
   for (const o of webhookOptions()) cmd.addOption(o);
   for (const o of apiserverAuditOptions()) cmd.addOption(o);
@@ -73,7 +70,7 @@ export function registerRead(program: Command): void {
     let config: ReaderConfig;
     let webhook: WebhookConfig | undefined;
     let selected: ReturnType<typeof resolveSources>;
-    const sinks = (opts.sink as string[] | undefined) ?? ['stdout'];
+    const sinks = (opts.sink as string[] | undefined) ?? [...DEFAULTS.reader.sinks];
     try {
       config = resolveReaderConfig(opts);
       if (sinks.includes('webhook')) webhook = resolveWebhookConfig(opts);
@@ -218,7 +215,7 @@ async function runWithConnection(
     return {
       ...base,
       root,
-      stateDir: fromFlags('stateDir') ? base.stateDir : join(dirname(root), '.gk-export-state'),
+      stateDir: fromFlags('stateDir') ? base.stateDir : defaultStateDir(root),
       maxAuditResults:
         s.maxAuditResults !== undefined && !fromFlags('maxAuditResults')
           ? s.maxAuditResults
