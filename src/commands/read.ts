@@ -96,7 +96,7 @@ export function registerRead(program: Command): void {
       return;
     }
     const telemetry = createTelemetry({ level: config.logLevel, defaults: true });
-    const parts: (Sink & { interrupt?(): void })[] = [];
+    const parts: Sink[] = [];
     if (sinks.includes('stdout')) {
       parts.push(
         createStdoutSink({

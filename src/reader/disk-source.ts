@@ -2,7 +2,11 @@ import { join } from 'node:path';
 import type { DeadLetter } from '../dead-letter.ts';
 import type { Delivery } from '../sinks/sink.ts';
 import { InvalidCode, type Telemetry } from '../telemetry/index.ts';
-import { checkpointKey, type CheckpointEntry, type CheckpointStore } from './checkpoint.ts';
+import {
+  checkpointKey,
+  type CheckpointEntry,
+  type CheckpointStore,
+} from '../pipeline/checkpoint.ts';
 import { decodeLines } from './decode-line.ts';
 import { startDiscovery } from './discovery.ts';
 import { reportInvalid } from './invalid.ts';
@@ -10,11 +14,9 @@ import { createLineReader, type RawLine } from './line-reader.ts';
 import { isHeldByWriter, withExclusiveLock } from './locks.ts';
 import { deleteSegment, runsBeyondRetention, unlinkIfSame } from './retention.ts';
 import { newRunState, openRunFile, runEntry, runKey, type RunState } from './run-state.ts';
+import type { ReadMode } from './options.ts';
 import { listChannels, scanChannel, type ScannedFile } from './scan.ts';
-import type { Deliver, Source } from './source.ts';
-
-/** What the disk-export source consumes. */
-export type ReadMode = 'all' | 'audit' | 'admission';
+import type { Deliver, Source } from '../pipeline/source.ts';
 
 export interface DiskSourceOptions {
   readonly root: string;

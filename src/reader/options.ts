@@ -8,11 +8,11 @@ import { integer, oneOf, parsePath } from '../config/parsers.ts';
 import { GkExportError } from '../errors.ts';
 import type { ExportMsgField } from '../protocol/record.ts';
 import { LOG_LEVELS, type LogLevel } from '../telemetry/index.ts';
-import type { ReadMode } from './disk-source.ts';
 import { DROPPABLE_FIELDS, type FilterConfig } from './filters.ts';
 
 /** What the disk-export source consumes. */
 export const READ_MODES = ['all', 'audit', 'admission'] as const;
+export type ReadMode = (typeof READ_MODES)[number];
 
 /** Record formats of the stdout sink. */
 export const STDOUT_FORMATS = ['raw', 'gatekeeper-log'] as const;

@@ -26,14 +26,13 @@ export {
   type AdmissionLimits,
 } from './admission-limits.ts';
 export { pruneCompletedRuns } from './retention.ts';
+export { createAuditLogger, type AuditLogger } from './audit-log.ts';
 export {
-  createAuditLogger,
   formatGatekeeperLogLine,
   gatekeeperLogFields,
   AuditLogEvent,
-  type AuditLogger,
   type ConstraintRef,
-} from './audit-log.ts';
+} from '../protocol/gatekeeper-log.ts';
 // What a writer's caller builds and catches, so that `gk-export/writer` alone is enough.
 export type { ExportMsg } from '../protocol/record.ts';
 export {

@@ -7,10 +7,14 @@ import { errnoCode } from '../../errors.ts';
 import { encodeExportMsg } from '../../protocol/encode.ts';
 import { deliveryKey, type Delivery } from '../../sinks/sink.ts';
 import { InvalidCode, type Telemetry } from '../../telemetry/index.ts';
-import { checkpointKey, type CheckpointEntry, type CheckpointStore } from '../checkpoint.ts';
+import {
+  checkpointKey,
+  type CheckpointEntry,
+  type CheckpointStore,
+} from '../../pipeline/checkpoint.ts';
 import { reportInvalid } from '../invalid.ts';
 import { createLineReader, type LineReader } from '../line-reader.ts';
-import type { Deliver, Source } from '../source.ts';
+import type { Deliver, Source } from '../../pipeline/source.ts';
 import { decodeAuditEvent } from './decode.ts';
 
 export interface ApiserverAuditOptions {

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApiserverAuditSource } from '../../../src/reader/apiserver-audit/source.ts';
 import { runReader } from '../../../src/reader/index.ts';
 import { resolveReaderConfig } from '../../../src/reader/options.ts';
-import type { Source } from '../../../src/reader/source.ts';
+import type { Source } from '../../../src/pipeline/source.ts';
 import { allowedEvent, auditEvent } from '../../helpers/audit-events.ts';
 import { capturingTelemetry, collectingSink } from '../../helpers/reader.ts';
 import { makeTmpDir, waitFor } from '../../helpers/tmp.ts';
