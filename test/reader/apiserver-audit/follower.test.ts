@@ -1,13 +1,13 @@
 import { appendFile, readdir, readlink, rename, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import {
   followRotatingFile,
   type FollowEvent,
   type FollowerOptions,
 } from '../../../src/reader/apiserver-audit/follower.ts';
 import { capturingTelemetry } from '../../helpers/reader.ts';
-import { makeTmpDir, waitFor } from '../../helpers/tmp.ts';
+import { waitFor } from '../../helpers/tmp.ts';
+import { useWorkspace } from '../../helpers/workspace.ts';
 
 /** True when this process holds `path` open (Linux /proc). */
 async function isOpenHere(path: string): Promise<boolean> {
@@ -18,16 +18,10 @@ async function isOpenHere(path: string): Promise<boolean> {
 }
 
 describe('rotating-file follower (no decoding)', () => {
-  let tmp: Awaited<ReturnType<typeof makeTmpDir>>;
+  const ws = useWorkspace({ createRoot: false });
   let log: string;
-  const stops: (() => Promise<void>)[] = [];
-  beforeEach(async () => {
-    tmp = await makeTmpDir();
-    log = join(tmp.dir, 'app.log');
-  });
-  afterEach(async () => {
-    for (const s of stops.splice(0)) await s();
-    await tmp.cleanup();
+  beforeEach(() => {
+    log = ws.path('app.log');
   });
 
   /** Follows `log`, recording each event's lines as text and each file end as `<end>`. */
@@ -52,7 +46,7 @@ describe('rotating-file follower (no decoding)', () => {
       ac.abort();
       await done;
     };
-    stops.push(stop);
+    ws.defer(stop);
     const seen = () =>
       events.flatMap((e) =>
         e.kind === 'lines'
@@ -70,7 +64,7 @@ describe('rotating-file follower (no decoding)', () => {
     await appendFile(log, 'd\ne');
     await waitFor(() => f.seen().includes('d'), 'the appended whole line');
     const oldIno = (await stat(log, { bigint: true })).ino.toString();
-    await rename(log, join(tmp.dir, 'app.log.1'));
+    await rename(log, ws.path('app.log.1'));
     await writeFile(log, 'new\n');
     await waitFor(() => f.seen().includes('new'), "the new file's line");
     expect(f.seen()).toEqual(['a', 'b', 'c', 'd', 'e (truncated)', '<end>', 'new']);
@@ -103,7 +97,7 @@ describe('rotating-file follower (no decoding)', () => {
     const { file } = first.events[0]!;
     await first.stop();
     await appendFile(log, 'w\n');
-    await rename(log, join(tmp.dir, 'app.log.1'));
+    await rename(log, ws.path('app.log.1'));
     await writeFile(log, 'live\n');
     const second = follow({
       unfinished: () => [{ ...file, offset: 6, line: 3 }],
