@@ -64,19 +64,6 @@ export function defaultMode(env: NodeJS.ProcessEnv = process.env): ReadMode {
 }
 
 /**
- * The `--root` option of every command that works on the export volume (`ROOT_PATH`, as the
- * upstream reader has it).
- *
- * @example
- * ```ts
- * command.addOption(rootOption('export root'));
- * ```
- */
-export function rootOption(description: string): Option {
-  return setting('--root <dir>', description, { env: 'ROOT_PATH', default: DEFAULTS.volume.root });
-}
-
-/**
  * The reader's command-line options, each with its environment variable.
  *
  * @example
@@ -87,7 +74,10 @@ export function rootOption(description: string): Option {
 export function readerOptions(): Option[] {
   const d = DEFAULTS.reader;
   return [
-    rootOption('export root (one directory per channel)'),
+    setting('--root <dir>', 'export root (one directory per channel)', {
+      env: 'ROOT_PATH',
+      default: DEFAULTS.volume.root,
+    }),
     setting(
       '--state-dir <dir>',
       'checkpoints and dead letters (default: .gk-export-state beside the root)',
