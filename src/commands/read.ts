@@ -1,11 +1,13 @@
-import { InvalidArgumentError, Option, type Command } from 'commander';
-import { dirname, join } from 'node:path';
-import { boolOption } from '../bool-option.ts';
+import { Option, type Command } from 'commander';
+import { boolOption, listSetting, setting } from '../config/commander.ts';
+import { formatDuration, parseDuration } from '../config/duration.ts';
+import { DEFAULTS, defaultStateDir } from '../config/defaults.ts';
+import { oneOf } from '../config/parsers.ts';
 import type { ConnectionSettings } from '../kube/connection.ts';
 import { createDeadLetter } from '../dead-letter.ts';
 import { apiserverAuditOptions, resolveSources } from '../reader/apiserver-audit/options.ts';
 import { createApiserverAuditSource } from '../reader/apiserver-audit/source.ts';
-import { changesOnlyOptions } from '../reader/changes-only/options.ts';
+import { changesOnlyOptions } from '../sinks/changes-only/options.ts';
 import {
   openReportsOptions,
   resolveOpenReportsConfig,
@@ -21,14 +23,8 @@ import {
 } from '../sinks/webhook/options.ts';
 import { createWebhookSink } from '../sinks/webhook/webhook-sink.ts';
 import { isGkExportError } from '../errors.ts';
-import { parseDuration } from '../duration.ts';
 import { runReader } from '../reader/index.ts';
-import {
-  optionParser,
-  readerOptions,
-  resolveReaderConfig,
-  type ReaderConfig,
-} from '../reader/options.ts';
+import { readerOptions, resolveReaderConfig, type ReaderConfig } from '../reader/options.ts';
 import { gatekeeperLogFormat } from '../sinks/gatekeeper-log-format.ts';
 import { createStdoutSink, rawFormat } from '../sinks/stdout.ts';
 import { readinessCheck } from '../server/health.ts';
@@ -49,16 +45,12 @@ export function registerRead(program: Command): void {
     .description('follow the export volume and deliver every violation (the sidecar)');
   for (const o of readerOptions()) cmd.addOption(o);
   cmd.addOption(
-    new Option('--sink <sink>', 'where records go: stdout, webhook, openreports (repeatable)')
-      .env('GK_EXPORT_SINK')
-      .argParser((v: string, prev: string[] | undefined) => {
-        const items = v.split(',').map((s) => s.trim());
-        for (const i of items) {
-          if (i !== 'stdout' && i !== 'webhook' && i !== 'openreports')
-            throw new InvalidArgumentError('allowed: stdout, webhook, openreports');
-        }
-        return [...new Set([...(prev ?? []), ...items])];
-      }),
+    listSetting('--sink <sink>', 'where records go: stdout, webhook, openreports (repeatable)', {
+      env: 'GK_EXPORT_SINK',
+      item: oneOf(['stdout', 'webhook', 'openreports'] as const),
+      unique: true,
+      nonEmpty: true,
+    }),
   );
   for (const o of webhookOptions()) cmd.addOption(o);
   for (const o of openReportsOptions()) cmd.addOption(o);
@@ -83,13 +75,16 @@ export function registerRead(program: Command): void {
     ).env('KUBECONFIG'),
   );
   cmd.addOption(
-    new Option(
+    setting(
       '--shutdown-grace <duration>',
       'after SIGTERM, how long the batch in flight may take before it is given up (resent after restart)',
-    )
-      .env('GK_EXPORT_SHUTDOWN_GRACE')
-      .default(20_000, '20s')
-      .argParser(optionParser(parseDuration)),
+      {
+        env: 'GK_EXPORT_SHUTDOWN_GRACE',
+        parse: parseDuration,
+        default: DEFAULTS.reader.shutdownGraceMs,
+        show: formatDuration,
+      },
+    ),
   );
   cmd.addOption(boolOption('--check-config', 'validate the configuration, print it and exit'));
   cmd.action(async (opts: Record<string, unknown>) => {
@@ -97,8 +92,8 @@ export function registerRead(program: Command): void {
     let webhook: WebhookConfig | undefined;
     let openreports: OpenReportsConfig | undefined;
     let selected: ReturnType<typeof resolveSources>;
-    const sinks = (opts.sink as string[] | undefined) ?? ['stdout'];
-    const graceMs = Number(opts.shutdownGrace ?? 20_000);
+    const sinks = (opts.sink as string[] | undefined) ?? [...DEFAULTS.reader.sinks];
+    const graceMs = Number(opts.shutdownGrace ?? DEFAULTS.reader.shutdownGraceMs);
     try {
       config = resolveReaderConfig(opts);
       if (sinks.includes('webhook')) webhook = resolveWebhookConfig(opts);
@@ -128,7 +123,7 @@ export function registerRead(program: Command): void {
       return;
     }
     const telemetry = createTelemetry({ level: config.logLevel, defaults: true });
-    const parts: (Sink & { interrupt?(): void })[] = [];
+    const parts: Sink[] = [];
     if (sinks.includes('stdout')) {
       parts.push(
         createStdoutSink({
@@ -294,7 +289,7 @@ async function runWithConnection(
     return {
       ...base,
       root,
-      stateDir: fromFlags('stateDir') ? base.stateDir : join(dirname(root), '.gk-export-state'),
+      stateDir: fromFlags('stateDir') ? base.stateDir : defaultStateDir(root),
       maxAuditResults:
         s.maxAuditResults !== undefined && !fromFlags('maxAuditResults')
           ? s.maxAuditResults

@@ -2,20 +2,20 @@ import { createDeadLetter } from '../dead-letter.ts';
 import { isGkExportError } from '../errors.ts';
 import type { Delivery, Sink } from '../sinks/sink.ts';
 import type { Telemetry } from '../telemetry/index.ts';
-import { openCheckpointStore, type CheckpointStore } from './checkpoint.ts';
+import { openCheckpointStore, type CheckpointStore } from '../pipeline/checkpoint.ts';
 import { createDiskSource } from './disk-source.ts';
 import { createRecordFilter } from './filters.ts';
 import type { ReaderConfig } from './options.ts';
-import { createPipeline } from './pipeline.ts';
-import type { Source } from './source.ts';
+import { createPipeline } from '../pipeline/pipeline.ts';
+import type { Source } from '../pipeline/source.ts';
 import { lockStateDir } from './state-lock.ts';
 
 export type { ReaderConfig } from './options.ts';
 
 /** What a running reader needs besides its config. */
 export interface ReaderDeps {
-  /** `interrupt()`, when present, ends a sink's retries at shutdown. */
-  readonly sink: Sink & { interrupt?(): void };
+  /** Its `interrupt()`, when present, ends the sink's retries at shutdown. */
+  readonly sink: Sink;
   readonly telemetry: Telemetry;
   /**
    * Extra sources beside the disk export (e.g. the API server's audit log); each receives the

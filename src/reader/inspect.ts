@@ -1,6 +1,6 @@
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { openCheckpointStore } from './checkpoint.ts';
+import { openCheckpointStore } from '../pipeline/checkpoint.ts';
 import { createLineReader } from './line-reader.ts';
 import { isHeldByWriter } from './locks.ts';
 import { listChannels, scanChannel } from './scan.ts';

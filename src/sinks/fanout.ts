@@ -9,9 +9,7 @@ import type { Sink } from './sink.ts';
  * const sink = createFanout([stdout, webhook]);
  * ```
  */
-export function createFanout(
-  sinks: readonly (Sink & { interrupt?(): void })[],
-): Sink & { interrupt(): void; giveUp(): void } {
+export function createFanout(sinks: readonly Sink[]): Sink & { interrupt(): void; giveUp(): void } {
   if (sinks.length === 1) {
     const only = sinks[0]!;
     return {

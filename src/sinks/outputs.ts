@@ -33,7 +33,7 @@ export async function withOutputs(
 ): Promise<Sink & { interrupt(): void; giveUp(): void }> {
   let sinks = [...parts];
   if (opts.changesOnly) {
-    const { withChangesOnly } = await import('../reader/changes-only/changes-only.ts');
+    const { withChangesOnly } = await import('./changes-only/changes-only.ts');
     sinks = sinks.map((s) =>
       withChangesOnly(s, { stateDir: opts.stateDir, scope: s.name, telemetry: opts.telemetry }),
     );
