@@ -20,12 +20,22 @@ export interface RunState {
   /** Current file name in the channel directory. */
   name: string;
   phase: RunPhase;
-  /** mtime of the completed file: the delivery order key. */
+  /**
+   * mtime of the completed file: the delivery and retention order key. An mtime in the future
+   * counts as the time the reader first saw it, so that such a run still ages.
+   */
   mtimeMs: number;
   size: number;
   /** When the file was last seen to grow (for abandonment). */
   lastGrowthMs: number;
   fh?: FileHandle;
+  /**
+   * The open in progress. A scan and the delivery loop may both want the file open: they share
+   * this one open, so each file has one descriptor, opened once and closed once.
+   */
+  opening?: Promise<void>;
+  /** The file could not be opened (unreadable, not a regular file): skipped until a full scan. */
+  openFailed: boolean;
   reader?: LineReader;
   delivered: boolean;
   /** The file is no longer in the directory (it is read through the held descriptor). */
@@ -46,9 +56,10 @@ export function newRunState(channel: string, f: ScannedFile, nowMs: number): Run
     ino: f.ino,
     name: f.name,
     phase: f.state === 'audit-open' ? 'open' : 'complete',
-    mtimeMs: f.mtimeMs,
+    mtimeMs: Math.min(f.mtimeMs, nowMs),
     size: f.size,
     lastGrowthMs: nowMs,
+    openFailed: false,
     delivered: false,
     gone: false,
     lines: 0,
