@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import type { DeadLetter } from '../dead-letter.ts';
 import { errnoCode } from '../errors.ts';
-import { classifyFileName } from '../protocol/names.ts';
 import type { Delivery } from '../sinks/sink.ts';
 import { InvalidCode, type Telemetry } from '../telemetry/index.ts';
 import { inChannelDir, type DirIdentity } from './channel-dir.ts';
@@ -9,10 +8,18 @@ import { checkpointKey, type CheckpointEntry, type CheckpointStore } from './che
 import { decodeLines } from './decode-line.ts';
 import { startDiscovery, type Discovery } from './discovery.ts';
 import { reportInvalid } from './invalid.ts';
+import { rootListingHealth } from './root-listing.ts';
 import { createLineReader, type RawLine } from './line-reader.ts';
 import { isHeldByWriter, withExclusiveLock } from './locks.ts';
 import { deleteSegment, runsBeyondRetention, unlinkIfSame } from './retention.ts';
-import { newRunState, openRunFile, runEntry, runKey, type RunState } from './run-state.ts';
+import {
+  completedFiles,
+  newRunState,
+  openRunFile,
+  runEntry,
+  runKey,
+  type RunState,
+} from './run-state.ts';
 import { readRoot, scanChannel, type RootListing, type ScannedFile } from './scan.ts';
 import type { Deliver, Source } from './source.ts';
 
@@ -86,10 +93,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   let stopping = false;
   /** Bad names in the root already reported. */
   const rootReported = new Set<string>();
-  /** The errno code while the root cannot be listed. */
-  let rootFailure: string | undefined;
-  let rootFailures = 0;
-  let rootRetryAt = 0;
+  const rootHealth = rootListingHealth({ root: opts.root, intervalMs: opts.intervalMs, telemetry });
   let discovery: Discovery | undefined;
   let deliver: Deliver;
   let window = 1;
@@ -249,39 +253,13 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     drop(ch, r);
   }
 
-  /** Entries a (non-full) scan need not lstat: completed files, which do not change. */
-  function knownFiles(ch: Channel): Map<string, ScannedFile> {
-    const known = new Map<string, ScannedFile>();
-    const twice = new Set<string>();
-    for (const r of ch.runs.values()) {
-      // A replaced file (same name, new inode) is found by the next full (periodic) scan.
-      // Without this, each event costs an lstat per run not yet delivered: a backlog of N runs
-      // consumed one by one costs N² lstats.
-      if (r.phase !== 'complete' || r.gone) continue;
-      const state = classifyFileName(r.name).state;
-      if (state !== 'audit-complete' && state !== 'admission-complete') continue;
-      if (known.has(r.name)) twice.add(r.name);
-      known.set(r.name, {
-        name: r.name,
-        state,
-        run: r.run,
-        type: 'file',
-        ino: r.ino,
-        size: r.size,
-        mtimeMs: r.mtimeMs,
-      });
-    }
-    for (const name of twice) known.delete(name);
-    return known;
-  }
-
   async function scan(ch: Channel): Promise<void> {
     // Completed files do not change: only new names and open runs need an lstat (a backlog
     // of thousands of runs would otherwise be lstat'ed again at every event).
     // The periodic rescan (full) still lstats everything, so a replaced file is found.
     let full = ch.fullScan;
     ch.fullScan = false;
-    const known = full ? new Map<string, ScannedFile>() : knownFiles(ch);
+    const known = full ? new Map<string, ScannedFile>() : completedFiles(ch.runs.values());
     const inDir = await inChannelDir(ch.dir, undefined, (base, id) => {
       // A channel deleted and recreated is another directory: nothing known holds there.
       const same = ch.id !== undefined && ch.id.dev === id.dev && ch.id.ino === id.ino;
@@ -291,6 +269,8 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     if (inDir.ok) {
       if (ch.id && (ch.id.dev !== inDir.id.dev || ch.id.ino !== inDir.id.ino)) full = true;
       ch.id = inDir.id;
+      ch.reported.delete(SYMLINK_CHANNEL);
+    } else if (inDir.problem === 'missing') {
       ch.reported.delete(SYMLINK_CHANNEL);
     } else if (inDir.problem === 'symlink') {
       // Never followed: its files (outside the root, maybe) are neither read nor deleted.
@@ -486,21 +466,16 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   }
 
   async function scanAll(): Promise<void> {
-    if (Date.now() < rootRetryAt) return;
+    if (!rootHealth.due()) return;
     let listing: RootListing;
     try {
       listing = await readRoot(opts.root);
     } catch (err) {
-      rootFailed(err);
+      rootHealth.failed(err);
       return;
     }
-    if (rootFailure !== undefined) {
-      log.info({ root: opts.root }, 'export root can be listed again');
-      rootFailure = undefined;
-      rootFailures = 0;
-      metrics.rootUnreadable.set(0);
-      discovery?.rewatch();
-    }
+    // The watcher missed the channels while the root could not be read: watch it afresh.
+    if (rootHealth.recovered()) discovery?.rewatch();
     for (const name of listing.notUtf8) {
       await reportOnce(
         undefined,
@@ -516,30 +491,6 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       ch.fullScan = true;
       requestScan(ch);
     }
-  }
-
-  /**
-   * The root cannot be listed (EACCES, EMFILE …): one ERROR per cause, not ready (the gauge
-   * /readyz reads), and the next attempt after a backoff that doubles up to ROOT_RETRY_MAX_MS.
-   */
-  function rootFailed(err: unknown): void {
-    rootFailures += 1;
-    const delay = Math.min(
-      ROOT_RETRY_MAX_MS,
-      opts.intervalMs * 2 ** Math.min(rootFailures - 1, 16),
-    );
-    rootRetryAt = Date.now() + delay;
-    metrics.rootUnreadable.set(1);
-    const cause = errnoCode(err) ?? (err as Error).message;
-    if (rootFailure === cause) {
-      log.debug({ root: opts.root, retryMs: delay }, 'export root still cannot be listed');
-      return;
-    }
-    rootFailure = cause;
-    log.error(
-      { root: opts.root, err: (err as Error).message },
-      'cannot list the export root; not ready, retrying with backoff',
-    );
   }
 
   /** The next run to work on: completed runs oldest first, then open runs being followed. */
@@ -824,7 +775,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
         telemetry,
         onChange: (name) => {
           if (stopping) return;
-          if (name === undefined) void scanAll().catch((err: unknown) => rootFailed(err));
+          if (name === undefined) void scanAll().catch((err: unknown) => rootHealth.failed(err));
           else requestScan(channel(name));
         },
       });
@@ -850,9 +801,6 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
 const SCAN_PAUSE_FACTOR = 3;
 /** … but never longer than this. */
 const SCAN_PAUSE_MAX_MS = 200;
-
-/** Longest wait between two attempts to list a root that cannot be listed. */
-const ROOT_RETRY_MAX_MS = 30_000;
 
 /** The `reported` key of a channel that is a symlink. */
 const SYMLINK_CHANNEL = 'symlink-channel';
