@@ -203,7 +203,7 @@ export function registerRead(program: Command): void {
                       createApiserverAuditSource({
                         ...selected.apiserverAudit,
                         maxRecordBytes: c.maxRecordBytes,
-                        batchMaxLines: c.batchMaxLines,
+                        batchMaxRecords: c.batchMaxRecords,
                         pollIntervalMs: c.intervalMs,
                         store,
                         telemetry,

@@ -166,12 +166,12 @@ function stem(name: string): string {
 }
 
 /** File name of an audit run in progress. */
-export function openRunFile(run: string): string {
+export function openRunFileName(run: string): string {
   return `${run}.txt`;
 }
 
 /** File name of a completed audit run. */
-export function completeRunFile(run: string): string {
+export function completeRunFileName(run: string): string {
   return `${run}.log`;
 }
 

@@ -25,9 +25,9 @@ import {
 import {
   completedFiles,
   newRunState,
-  openRunFile,
+  openRunHandle,
   runEntry,
-  runKey,
+  runCheckpointKey,
   type RunState,
 } from './run-state.ts';
 import type { ReadMode } from './options.ts';
@@ -47,7 +47,7 @@ export interface DiskSourceOptions {
   /** Delete admission segments once delivered. */
   readonly deleteAfterRead: boolean;
   readonly maxRecordBytes: number;
-  readonly batchMaxLines: number;
+  readonly batchMaxRecords: number;
   readonly batchMaxBytes: number;
   readonly poll: boolean;
   /** Polling interval and safety-net rescan period. */
@@ -181,10 +181,10 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   }
 
   async function openRun(ch: Channel, r: RunState, now: boolean): Promise<void> {
-    let res: Awaited<ReturnType<typeof openRunFile>>;
+    let res: Awaited<ReturnType<typeof openRunHandle>>;
     try {
       // Inside the channel directory the last scan read, never through a symlink.
-      const inDir = await inChannelDir(ch.dir, ch.id, (base) => openRunFile(base, r));
+      const inDir = await inChannelDir(ch.dir, ch.id, (base) => openRunHandle(base, r));
       res = inDir.ok ? inDir.value : { failure: 'gone', message: `channel ${inDir.problem}` };
     } catch (err) {
       countOpen(-1);
@@ -243,12 +243,12 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   /** Removes a run and its checkpoint for good. */
   function drop(ch: Channel, r: RunState): void {
     ch.runs.delete(r.ino);
-    store.delete(runKey(r));
+    store.delete(runCheckpointKey(r));
   }
 
   /** A run that vanished before it was opened: its undelivered lines are lost. */
   function reportLost(ch: Channel, r: RunState): void {
-    const saved = store.get(runKey(r));
+    const saved = store.get(runCheckpointKey(r));
     const lostBytes = Math.max(0, r.size - (saved?.offset ?? 0));
     metrics.runsPopped.inc();
     const fields = { channel: ch.name, run: r.run, file: rel(ch, r.name), lostBytes };
@@ -323,17 +323,17 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       }
       if (!r) {
         r = newRunState(ch.name, f, now);
-        const saved = store.get(runKey(r));
+        const saved = store.get(runCheckpointKey(r));
         if (saved && saved.offset > f.size) {
           // Shorter than what was delivered: not the file the checkpoint describes.
-          store.delete(runKey(r));
+          store.delete(runCheckpointKey(r));
         } else if (saved?.done && saved.offset === f.size) {
           r.delivered = true;
         }
         if (!r.delivered) metrics.runsPushed.inc();
         ch.runs.set(f.ino, r);
       } else if (r.delivered && f.size > r.size) {
-        const saved = store.get(runKey(r));
+        const saved = store.get(runCheckpointKey(r));
         if (saved?.done && f.size > saved.offset) {
           // Gatekeeper never appends to a completed run, but if someone does, the new lines
           // are delivered too (from the checkpoint, which is just past the old end).
@@ -530,7 +530,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     await ensureOpen(ch, r, true);
     if (!r.fh) return false;
     if (!r.reader) {
-      const saved = store.get(runKey(r));
+      const saved = store.get(runCheckpointKey(r));
       r.reader = createLineReader(
         r.fh,
         { offset: saved?.offset ?? 0, line: saved?.line ?? 0 },
@@ -538,7 +538,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       );
     }
     const reader = r.reader;
-    const lines = await reader.read(opts.batchMaxLines, opts.batchMaxBytes);
+    const lines = await reader.read(opts.batchMaxRecords, opts.batchMaxBytes);
     if (lines.length === 0) {
       if (r.phase === 'open') return false;
       const rest = await reader.takeRemainder();
@@ -556,7 +556,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     const batchBytes = lines[lines.length - 1]!.end - lines[0]!.start;
     if (
       r.phase !== 'open' &&
-      lines.length < opts.batchMaxLines &&
+      lines.length < opts.batchMaxRecords &&
       batchBytes < opts.batchMaxBytes
     ) {
       const rest = await reader.takeRemainder();
@@ -667,13 +667,13 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   }
 
   async function consumeSegment(ch: Channel, r: RunState): Promise<void> {
-    const key = runKey(r);
+    const key = runCheckpointKey(r);
     if (r.gone || !deletes.due(key, Date.now())) return;
     // A retry comes after the run's descriptor was closed: the segment is opened just for it,
     // inside the channel directory the last scan read.
-    let own: Awaited<ReturnType<typeof openRunFile>> | undefined;
+    let own: Awaited<ReturnType<typeof openRunHandle>> | undefined;
     if (!r.fh) {
-      const inDir = await inChannelDir(ch.dir, ch.id, (base) => openRunFile(base, r));
+      const inDir = await inChannelDir(ch.dir, ch.id, (base) => openRunHandle(base, r));
       own = inDir.ok ? inDir.value : { failure: 'gone', message: `channel ${inDir.problem}` };
     }
     if (own && 'failure' in own) {
@@ -700,7 +700,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
 
   async function applyRetention(ch: Channel): Promise<void> {
     for (const r of runsBeyondRetention(ch.runs.values(), opts.maxAuditResults)) {
-      const key = runKey(r);
+      const key = runCheckpointKey(r);
       if (!deletes.due(key, Date.now())) continue;
       try {
         if (await inChannel(ch, (base) => unlinkIfSame(base, r.name, r.ino))) {
@@ -730,7 +730,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
 
   function deleteFailed(ch: Channel, r: RunState, reason: string, err: unknown): void {
     metrics.deleteFailures.inc({ reason });
-    if (deletes.failed(runKey(r), Date.now())) {
+    if (deletes.failed(runCheckpointKey(r), Date.now())) {
       log.error(
         {
           channel: ch.name,
@@ -749,7 +749,8 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     await applyRetention(ch);
     if (!opts.deleteAfterRead) return;
     for (const r of [...ch.runs.values()]) {
-      if (r.kind !== 'admission' || !r.delivered || r.gone || !deletes.has(runKey(r))) continue;
+      if (r.kind !== 'admission' || !r.delivered || r.gone || !deletes.has(runCheckpointKey(r)))
+        continue;
       await consumeSegment(ch, r);
       if (r.gone) forget(ch, r);
     }

@@ -72,7 +72,7 @@ export function newRunState(channel: string, f: ScannedFile, nowMs: number): Run
 }
 
 /** The checkpoint key of a run. */
-export function runKey(r: RunState): string {
+export function runCheckpointKey(r: RunState): string {
   return checkpointKey({ source: r.kind, channel: r.channel, run: r.run, ino: r.ino });
 }
 
@@ -126,7 +126,7 @@ export type OpenFailure = 'replaced' | 'gone' | 'unreadable' | 'not-a-regular-fi
  * Opens a run file without following links and without blocking on a FIFO, and checks that
  * it is still the regular file (same inode) the scan saw.
  */
-export async function openRunFile(
+export async function openRunHandle(
   dir: string,
   r: RunState,
 ): Promise<FileHandle | { failure: OpenFailure; message: string }> {
