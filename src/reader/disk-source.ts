@@ -24,6 +24,15 @@ import {
 } from './retention.ts';
 import {
   completedFiles,
+  markAbandoned,
+  markComplete,
+  markDelivered,
+  markFoundDelivered,
+  markGone,
+  markHeld,
+  markListed,
+  markUndelivered,
+  markUnopenable,
   newRunState,
   openRunHandle,
   runEntry,
@@ -197,7 +206,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       countOpen(-1);
       if (res.failure === 'unreadable' || res.failure === 'not-a-regular-file') {
         // Not retried at every event (that would spin): the next full scan tries again.
-        r.openFailed = true;
+        markUnopenable(r);
         const code =
           res.failure === 'unreadable' ? InvalidCode.Unreadable : InvalidCode.NotARegularFile;
         const f = { name: r.name, ino: r.ino } as ScannedFile;
@@ -236,7 +245,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
    * went would otherwise take it for a new run, fail to open it and report it lost.
    */
   function forget(ch: Channel, r: RunState): void {
-    if (r.delivered) r.gone = true;
+    if (r.delivered) markGone(r);
     else drop(ch, r);
   }
 
@@ -328,7 +337,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
           // Shorter than what was delivered: not the file the checkpoint describes.
           store.delete(runCheckpointKey(r));
         } else if (saved?.done && saved.offset === f.size) {
-          r.delivered = true;
+          markFoundDelivered(r);
         }
         if (!r.delivered) metrics.runsPushed.inc();
         ch.runs.set(f.ino, r);
@@ -337,7 +346,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
         if (saved?.done && f.size > saved.offset) {
           // Gatekeeper never appends to a completed run, but if someone does, the new lines
           // are delivered too (from the checkpoint, which is just past the old end).
-          r.delivered = false;
+          markUndelivered(r);
           metrics.runsPushed.inc();
           log.warn(
             { channel: ch.name, run: r.run, file: rel(ch, f.name), bytes: f.size - saved.offset },
@@ -346,15 +355,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
         }
       }
       // Listed, so not gone (a listing that missed it, or a deletion that failed).
-      r.gone = false;
-      if (full) r.openFailed = false;
-      r.name = f.name;
-      if (f.state !== 'audit-open' && r.phase === 'open') r.phase = 'complete';
-      if (r.phase !== 'open') r.mtimeMs = f.mtimeMs > now ? Math.min(r.mtimeMs, now) : f.mtimeMs;
-      if (f.size !== r.size) {
-        r.size = f.size;
-        r.lastGrowthMs = now;
-      }
+      markListed(r, f, now, full);
       // Hold every undelivered file open from first sight: the writer's retention can then
       // delete it without the reader losing a line.
       await ensureOpen(ch, r);
@@ -369,12 +370,12 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
         if (present.has(r.ino)) continue;
         if (r.fh || r.opening) {
           // Read through its descriptor, which the delivery loop owns and closes.
-          r.gone = true;
+          markGone(r);
           // A .txt that vanished unseen as .log was completed and deleted at once (the writer's
           // retention with maxAuditResults 0) — or removed by someone else. Once no writer holds
           // it, it will not grow: deliver what it has.
           if (!r.delivered && r.fh && r.phase === 'open' && !isHeldByWriter(r.fh.fd)) {
-            r.phase = 'complete';
+            markComplete(r);
           }
         } else if (r.delivered) {
           drop(ch, r);
@@ -421,15 +422,15 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     for (const r of ch.runs.values()) {
       if (r.phase !== 'open' || r.delivered || !r.fh) continue;
       if (r.gone) {
-        if (!isHeldByWriter(r.fh.fd)) r.phase = 'complete';
+        if (!isHeldByWriter(r.fh.fd)) markComplete(r);
         continue;
       }
       if (now - r.lastGrowthMs < opts.abandonAfterMs) continue;
       if (isHeldByWriter(r.fh.fd)) {
-        r.lastGrowthMs = now;
+        markHeld(r, now);
         continue;
       }
-      r.phase = 'abandoned';
+      markAbandoned(r);
       log.warn(
         { channel: ch.name, run: r.run, file: rel(ch, r.name) },
         'unlocked run file stopped growing: delivering it as an abandoned run',
@@ -637,13 +638,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   async function finishRun(ch: Channel, r: RunState, checkpointed = false): Promise<void> {
     const pos = r.reader?.position() ?? { offset: 0, line: 0 };
     if (!checkpointed) await send(ch, [], runEntry(r, pos, true), true);
-    r.delivered = true;
-    const state =
-      r.phase === 'abandoned'
-        ? 'abandoned'
-        : r.kind === 'admission' || r.sawCompletion
-          ? 'complete'
-          : 'incomplete';
+    const state = markDelivered(r);
     metrics.runsPopped.inc();
     metrics.runsCompleted.inc({ state });
     const summary = {
@@ -655,7 +650,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       violations: r.violations,
       invalid: r.invalid,
       constraints: Object.fromEntries(r.byConstraint),
-      deliveryMs: r.phase === 'open' ? undefined : Math.max(0, Date.now() - r.mtimeMs),
+      deliveryMs: Math.max(0, Date.now() - r.mtimeMs),
     };
     if (state === 'incomplete') log.warn(summary, 'run delivered without its completion marker');
     else log.info(summary, 'run delivered');
@@ -688,7 +683,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       );
       if (deleted) {
         metrics.filesDeleted.inc({ reason: 'admission_consumed' });
-        r.gone = true;
+        markGone(r);
         deleteDone(ch, r, key);
       }
     } catch (err) {

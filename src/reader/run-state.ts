@@ -4,14 +4,14 @@ import { join } from 'node:path';
 import { errnoCode } from '../errors.ts';
 import type { CheckpointEntry } from '../pipeline/checkpoint.ts';
 import { checkpointKey } from '../pipeline/checkpoint.ts';
-import { classifyFileName } from '../protocol/names.ts';
+import { classifyFileName, RunPhase } from '../protocol/names.ts';
 import type { LineReader } from './line-reader.ts';
 import type { ScannedFile } from './scan.ts';
 
-/** Lifecycle of a run file as the reader sees it. */
-export type RunPhase = 'open' | 'complete' | 'abandoned';
-
-/** What the reader tracks about one run file (one inode) of a channel. */
+/**
+ * What the reader tracks about one run file (one inode) of a channel. Its phase, `delivered`
+ * and `gone` change only through the `mark…` functions below.
+ */
 export interface RunState {
   readonly kind: 'audit' | 'admission';
   readonly channel: string;
@@ -20,7 +20,7 @@ export interface RunState {
   readonly ino: string;
   /** Current file name in the channel directory. */
   name: string;
-  phase: RunPhase;
+  readonly phase: RunPhase;
   /**
    * mtime of the completed file: the delivery and retention order key. An mtime in the future
    * counts as the time the reader first saw it, so that such a run still ages.
@@ -36,17 +36,21 @@ export interface RunState {
    */
   opening?: Promise<void>;
   /** The file could not be opened (unreadable, not a regular file): skipped until a full scan. */
-  openFailed: boolean;
+  readonly openFailed: boolean;
   reader?: LineReader;
-  delivered: boolean;
+  /** Every line is delivered and checkpointed. */
+  readonly delivered: boolean;
   /** The file is no longer in the directory (it is read through the held descriptor). */
-  gone: boolean;
+  readonly gone: boolean;
   lines: number;
   violations: number;
   invalid: number;
   sawCompletion: boolean;
   readonly byConstraint: Map<string, number>;
 }
+
+/** The run as the transitions below see it: the fields read-only elsewhere change here. */
+const w = (r: RunState) => r as { -readonly [K in keyof RunState]: RunState[K] };
 
 /** Creates the tracking state for a newly seen file. */
 export function newRunState(channel: string, f: ScannedFile, nowMs: number): RunState {
@@ -56,7 +60,7 @@ export function newRunState(channel: string, f: ScannedFile, nowMs: number): Run
     run: f.run,
     ino: f.ino,
     name: f.name,
-    phase: f.state === 'audit-open' ? 'open' : 'complete',
+    phase: f.state === 'audit-open' ? RunPhase.Open : RunPhase.Complete,
     mtimeMs: Math.min(f.mtimeMs, nowMs),
     size: f.size,
     lastGrowthMs: nowMs,
@@ -69,6 +73,74 @@ export function newRunState(channel: string, f: ScannedFile, nowMs: number): Run
     sawCompletion: false,
     byConstraint: new Map(),
   };
+}
+
+/**
+ * The scan lists the file (again): its name, size and mtime as listed; it is not gone; a `.txt`
+ * renamed to `.log` is complete. `full` (a full scan) lets a file that could not be opened be
+ * tried again.
+ */
+export function markListed(r: RunState, f: ScannedFile, nowMs: number, full: boolean): void {
+  w(r).gone = false;
+  if (full) w(r).openFailed = false;
+  r.name = f.name;
+  if (f.state !== 'audit-open') markComplete(r);
+  if (r.phase !== RunPhase.Open)
+    r.mtimeMs = f.mtimeMs > nowMs ? Math.min(r.mtimeMs, nowMs) : f.mtimeMs;
+  if (f.size !== r.size) {
+    r.size = f.size;
+    r.lastGrowthMs = nowMs;
+  }
+}
+
+/** An open run is complete: its writer renamed it, or it vanished with no writer holding it. */
+export function markComplete(r: RunState): void {
+  if (r.phase === RunPhase.Open) w(r).phase = RunPhase.Complete;
+}
+
+/** An open run whose file no writer holds stopped growing: its writer crashed. */
+export function markAbandoned(r: RunState): void {
+  if (r.phase === RunPhase.Open) w(r).phase = RunPhase.Abandoned;
+}
+
+/** A writer still holds the open run's file: it is not abandoned, however long it idles. */
+export function markHeld(r: RunState, nowMs: number): void {
+  r.lastGrowthMs = nowMs;
+}
+
+/** The file could not be opened: it is skipped until a full scan lists it again. */
+export function markUnopenable(r: RunState): void {
+  w(r).openFailed = true;
+}
+
+/** The file is no longer in the directory (read on through its descriptor, if held). */
+export function markGone(r: RunState): void {
+  w(r).gone = true;
+}
+
+/** The checkpoint says every line of the file was delivered (before a restart). */
+export function markFoundDelivered(r: RunState): void {
+  w(r).delivered = true;
+}
+
+/**
+ * Every line is delivered and checkpointed. A complete run read without its completion marker
+ * is `incomplete` (an admission segment has no markers); an abandoned one stays abandoned.
+ * Returns the run's final state.
+ */
+export function markDelivered(r: RunState): RunPhase {
+  w(r).delivered = true;
+  if (r.phase !== RunPhase.Abandoned) {
+    w(r).phase =
+      r.kind === 'admission' || r.sawCompletion ? RunPhase.Complete : RunPhase.Incomplete;
+  }
+  return r.phase;
+}
+
+/** Lines were appended to a delivered run: they are delivered too. */
+export function markUndelivered(r: RunState): void {
+  w(r).delivered = false;
+  if (r.phase === RunPhase.Incomplete) w(r).phase = RunPhase.Complete;
 }
 
 /** The checkpoint key of a run. */
@@ -92,7 +164,7 @@ export function completedFiles(runs: Iterable<RunState>): Map<string, ScannedFil
   const known = new Map<string, ScannedFile>();
   const twice = new Set<string>();
   for (const r of runs) {
-    if (r.phase !== 'complete' || r.gone) continue;
+    if (r.phase === RunPhase.Open || r.phase === RunPhase.Abandoned || r.gone) continue;
     const state = classifyFileName(r.name).state;
     if (state !== 'audit-complete' && state !== 'admission-complete') continue;
     if (known.has(r.name)) twice.add(r.name);
