@@ -3,13 +3,10 @@ import type { DeadLetter } from '../dead-letter.ts';
 import { errnoCode, isGkExportError } from '../errors.ts';
 import type { Delivery } from '../sinks/sink.ts';
 import { InvalidCode, type Telemetry } from '../telemetry/index.ts';
-import {
-  checkpointKey,
-  type CheckpointEntry,
-  type CheckpointStore,
-} from '../pipeline/checkpoint.ts';
+import { checkpointKey, type CheckpointStore } from '../pipeline/checkpoint.ts';
 import { reportInvalid } from '../pipeline/invalid.ts';
 import type { Deliver, Source } from '../pipeline/source.ts';
+import { createBatchWindow, PipelineFailure, type BatchWindow } from './batch-window.ts';
 import { inChannelDir, type DirIdentity } from './channel-dir.ts';
 import { decodeLines } from './decode-line.ts';
 import { startDiscovery, type Discovery } from './discovery.ts';
@@ -86,8 +83,8 @@ interface Channel {
   /** Why scans of this channel fail (errno code), logged once until they work again. */
   scanFailure?: string;
   loop?: Promise<void>;
-  /** Deliveries handed to the pipeline and not yet acknowledged, oldest first. */
-  readonly pending: Promise<void>[];
+  /** Its batches handed to the pipeline and not yet acknowledged. */
+  readonly window: BatchWindow;
 }
 
 /**
@@ -116,7 +113,6 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   const rootHealth = rootListingHealth({ root: opts.root, intervalMs: opts.intervalMs, telemetry });
   let discovery: Discovery | undefined;
   let deliver: Deliver;
-  let window = 1;
   let fail: (err: unknown) => void = () => undefined;
 
   const rel = (ch: Channel, name: string) => `${ch.name}/${name}`;
@@ -135,7 +131,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
         rescan: false,
         fullScan: true,
         pruned: false,
-        pending: [],
+        window: createBatchWindow(deliver, (err) => fail(err)),
       };
       channels.set(name, ch);
       ch.loop = deliveryLoop(ch);
@@ -545,7 +541,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       const rest = await reader.takeRemainder();
       if (rest) {
         await handleLines(ch, r, [rest]);
-        await send(ch, [], runEntry(r, reader.position(), false));
+        await ch.window.send([], runEntry(r, reader.position(), false));
       }
       await finishRun(ch, r);
       return true;
@@ -562,18 +558,20 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     ) {
       const rest = await reader.takeRemainder();
       if (!rest) {
-        await send(ch, batch, runEntry(r, reader.position(), true), true);
+        await ch.window.send(batch, runEntry(r, reader.position(), true), { endsRun: true });
         await finishRun(ch, r, true);
         return true;
       }
       const all = await handleLines(ch, r, [rest], batch);
-      await send(ch, all, runEntry(r, reader.position(), false));
+      await ch.window.send(all, runEntry(r, reader.position(), false));
       return true;
     }
     // A completed run's next batch is read while this one is written and checkpointed. An
     // open run's is not: after the ack the loop reads again, and so catches lines appended
     // meanwhile without waiting for an event.
-    await send(ch, batch, runEntry(r, reader.position(), false), false, r.phase !== 'open');
+    await ch.window.send(batch, runEntry(r, reader.position(), false), {
+      readAhead: r.phase !== 'open',
+    });
     return true;
   }
 
@@ -611,7 +609,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
               batch = [];
               if (before.length === 0) return;
               const at = { offset: line.start, line: line.number - 1 };
-              await send(ch, before, runEntry(r, at, false));
+              await ch.window.send(before, runEntry(r, at, false));
             },
           },
         );
@@ -637,7 +635,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
 
   async function finishRun(ch: Channel, r: RunState, checkpointed = false): Promise<void> {
     const pos = r.reader?.position() ?? { offset: 0, line: 0 };
-    if (!checkpointed) await send(ch, [], runEntry(r, pos, true), true);
+    if (!checkpointed) await ch.window.send([], runEntry(r, pos, true), { endsRun: true });
     const state = markDelivered(r);
     metrics.runsPopped.inc();
     metrics.runsCompleted.inc({ state });
@@ -781,42 +779,6 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     ch.woken = false;
   }
 
-  /**
-   * Hands a batch to the pipeline, keeping at most `window` of the channel's batches
-   * unacknowledged, plus one waiting for its turn when `readAhead`: the next batch is then read
-   * and checked while the sink and the checkpoint work on the earlier ones. (The pipeline
-   * starts writing a batch only once the window has room, so no more batches are in flight
-   * either way.) `last` (the run is done after it) waits for every one of them.
-   */
-  async function send(
-    ch: Channel,
-    batch: readonly Delivery[],
-    after: CheckpointEntry,
-    last = false,
-    readAhead = false,
-  ): Promise<void> {
-    const p = deliver(batch, after, { more: !last && ch.pending.length + 1 < window });
-    // A failure stops the source even while this channel idles with batches in flight.
-    p.catch((err: unknown) => fail(err));
-    ch.pending.push(p);
-    if (last) await settle(ch);
-    else while (ch.pending.length >= window + (readAhead ? 1 : 0)) await oldest(ch);
-  }
-
-  async function settle(ch: Channel): Promise<void> {
-    while (ch.pending.length > 0) await oldest(ch);
-  }
-
-  async function oldest(ch: Channel): Promise<void> {
-    try {
-      await ch.pending.shift();
-    } catch (err) {
-      // Every later batch fails too (the pipeline's failures are sticky).
-      ch.pending.length = 0;
-      throw new PipelineFailure(err);
-    }
-  }
-
   async function deliveryLoop(ch: Channel): Promise<void> {
     while (!stopping) {
       ch.woken = false;
@@ -846,14 +808,13 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       }
     }
     // Stopping: the batches in flight finish and are checkpointed.
-    await settle(ch).catch((err: unknown) => fail((err as PipelineFailure).cause));
+    await ch.window.settle().catch((err: unknown) => fail((err as PipelineFailure).cause));
   }
 
   return {
     name: 'disk-export',
     async run(pipeline: Deliver, signal: AbortSignal): Promise<void> {
       deliver = pipeline;
-      window = Math.max(1, pipeline.window ?? 1);
       let failure: unknown;
       const failed = new Promise<void>((resolve) => {
         fail = (err) => {
@@ -904,10 +865,3 @@ const SYMLINK_CHANNEL = 'symlink-channel';
 
 /** How soon an open run being followed is read again when no event came. */
 const FOLLOW_RECHECK_MS = 50;
-
-/** An error from the pipeline (sink or checkpoint), as opposed to reading a file. */
-class PipelineFailure extends Error {
-  constructor(cause: unknown) {
-    super('delivery failed', { cause });
-  }
-}
