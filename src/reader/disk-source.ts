@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import type { DeadLetter } from '../dead-letter.ts';
 import { errnoCode, isGkExportError } from '../errors.ts';
 import type { Delivery } from '../sinks/sink.ts';
@@ -6,8 +5,19 @@ import { InvalidCode, type Telemetry } from '../telemetry/index.ts';
 import { checkpointKey, type CheckpointStore } from '../pipeline/checkpoint.ts';
 import { reportInvalid } from '../pipeline/invalid.ts';
 import type { Deliver, Source } from '../pipeline/source.ts';
-import { createBatchWindow, PipelineFailure, type BatchWindow } from './batch-window.ts';
-import { inChannelDir, type DirIdentity } from './channel-dir.ts';
+import { createBadEntries } from './bad-entries.ts';
+import { createBatchWindow, PipelineFailure } from './batch-window.ts';
+import {
+  dropRun,
+  forgetRun,
+  idle,
+  inChannel,
+  newChannel,
+  pathInRoot,
+  wake,
+  type Channel,
+} from './channel.ts';
+import { inChannelDir } from './channel-dir.ts';
 import { decodeLines } from './decode-line.ts';
 import { startDiscovery, type Discovery } from './discovery.ts';
 import { rootListingHealth } from './root-listing.ts';
@@ -19,6 +29,7 @@ import {
   runsBeyondRetention,
   unlinkIfSame,
 } from './retention.ts';
+import { createRunFiles, openInChannel } from './run-files.ts';
 import {
   completedFiles,
   markAbandoned,
@@ -29,9 +40,7 @@ import {
   markHeld,
   markListed,
   markUndelivered,
-  markUnopenable,
   newRunState,
-  openRunHandle,
   runEntry,
   runCheckpointKey,
   type RunState,
@@ -63,30 +72,6 @@ export interface DiskSourceOptions {
   readonly deadLetter: DeadLetter;
 }
 
-interface Channel {
-  readonly name: string;
-  readonly dir: string;
-  /** The real directory the last scan read; runs are opened and deleted only inside it. */
-  id?: DirIdentity;
-  readonly runs: Map<string, RunState>;
-  /** Bad entries already reported (name@ino), so each is reported once. */
-  readonly reported: Set<string>;
-  /** Set when something changed since the delivery loop last looked. */
-  woken: boolean;
-  resolveWait?: () => void;
-  scanning?: Promise<void>;
-  rescan: boolean;
-  /** The next scan lstats every entry (set by the periodic rescan). */
-  fullScan: boolean;
-  /** Checkpoints of files deleted while the reader was down are dropped once, at first sight. */
-  pruned: boolean;
-  /** Why scans of this channel fail (errno code), logged once until they work again. */
-  scanFailure?: string;
-  loop?: Promise<void>;
-  /** Its batches handed to the pipeline and not yet acknowledged. */
-  readonly window: BatchWindow;
-}
-
 /**
  * The disk-export source: follows every channel under the root, delivers each completed run
  * once (oldest completion first, lines in order), optionally streams open runs, consumes
@@ -102,153 +87,41 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   const { telemetry, store } = opts;
   const { log, metrics } = telemetry;
   const channels = new Map<string, Channel>();
-  let openFiles = 0;
   let stopping = false;
   /** Aborted with `stopping`: ends waits that only stopping ends (a blocked dead letter). */
   const halt = new AbortController();
   /** Deletes of delivered files that failed, retried with backoff while the run stays delivered. */
   const deletes = createDeleteRetries(opts.intervalMs, DELETE_RETRY_MAX_MS);
-  /** Bad names in the root already reported. */
-  const rootReported = new Set<string>();
+  const bad = createBadEntries({ telemetry, deadLetter: opts.deadLetter });
+  const files = createRunFiles({
+    maxOpenFiles: opts.maxOpenFiles,
+    metrics,
+    bad,
+    rescan: (ch) => {
+      ch.fullScan = true;
+      requestScan(ch);
+    },
+  });
   const rootHealth = rootListingHealth({ root: opts.root, intervalMs: opts.intervalMs, telemetry });
   let discovery: Discovery | undefined;
   let deliver: Deliver;
   let fail: (err: unknown) => void = () => undefined;
 
-  const rel = (ch: Channel, name: string) => `${ch.name}/${name}`;
   const wanted = (f: ScannedFile) =>
     f.state.startsWith('admission') ? opts.mode !== 'audit' : opts.mode !== 'admission';
 
   function channel(name: string): Channel {
     let ch = channels.get(name);
     if (!ch) {
-      ch = {
+      ch = newChannel(
+        opts.root,
         name,
-        dir: join(opts.root, name),
-        runs: new Map(),
-        reported: new Set(),
-        woken: false,
-        rescan: false,
-        fullScan: true,
-        pruned: false,
-        window: createBatchWindow(deliver, (err) => fail(err)),
-      };
+        createBatchWindow(deliver, (err) => fail(err)),
+      );
       channels.set(name, ch);
       ch.loop = deliveryLoop(ch);
     }
     return ch;
-  }
-
-  async function reportBadFile(ch: Channel, f: ScannedFile, code: InvalidCode, reason: string) {
-    await reportOnce(ch, `${f.name}@${f.ino}`, f.name, code, reason);
-  }
-
-  /** Reports a bad file or channel the first time it is seen (`id` says what "the same" is). */
-  async function reportOnce(
-    ch: Channel | undefined,
-    id: string,
-    name: string,
-    code: InvalidCode,
-    reason: string,
-  ): Promise<void> {
-    const reported = ch?.reported ?? rootReported;
-    if (reported.has(id)) return;
-    reported.add(id);
-    await reportInvalid(
-      { telemetry, deadLetter: opts.deadLetter },
-      {
-        file: ch ? rel(ch, name) : name,
-        line: 0,
-        code,
-        reason,
-      },
-    );
-  }
-
-  function countOpen(delta: number): void {
-    openFiles += delta;
-    metrics.runFilesOpen.set(openFiles);
-  }
-
-  /**
-   * Opens a run file if it is not open yet. Beyond --max-open-files only the run a channel
-   * is about to deliver is opened (`now`), so the limit can be exceeded by one per channel
-   * but delivery never waits for a descriptor. A scan and the delivery loop asking at once
-   * share one open.
-   */
-  async function ensureOpen(ch: Channel, r: RunState, now = false): Promise<void> {
-    if (r.opening) return r.opening;
-    if (r.fh || r.delivered || r.gone || r.openFailed) return;
-    if (openFiles >= opts.maxOpenFiles && !now) return;
-    countOpen(1);
-    r.opening = openRun(ch, r, now).finally(() => (r.opening = undefined));
-    return r.opening;
-  }
-
-  async function openRun(ch: Channel, r: RunState, now: boolean): Promise<void> {
-    let res: Awaited<ReturnType<typeof openRunHandle>>;
-    try {
-      // Inside the channel directory the last scan read, never through a symlink.
-      const inDir = await inChannelDir(ch.dir, ch.id, (base) => openRunHandle(base, r));
-      res = inDir.ok ? inDir.value : { failure: 'gone', message: `channel ${inDir.problem}` };
-    } catch (err) {
-      countOpen(-1);
-      // EMFILE, EACCES on the directory …: a scan only tries to hold the file early and
-      // tries again later; delivery reports it and retries.
-      if (now) throw err;
-      return;
-    }
-    if ('failure' in res) {
-      countOpen(-1);
-      if (res.failure === 'unreadable' || res.failure === 'not-a-regular-file') {
-        // Not retried at every event (that would spin): the next full scan tries again.
-        markUnopenable(r);
-        const code =
-          res.failure === 'unreadable' ? InvalidCode.Unreadable : InvalidCode.NotARegularFile;
-        const f = { name: r.name, ino: r.ino } as ScannedFile;
-        await reportBadFile(ch, f, code, res.message);
-      } else {
-        // Gone or replaced since the scan: look again, lstat'ing every entry.
-        ch.fullScan = true;
-        requestScan(ch);
-      }
-      return;
-    }
-    if (r.delivered || ch.runs.get(r.ino) !== r) {
-      // Finished or forgotten while it was being opened: nobody will use it.
-      countOpen(-1);
-      await res.close().catch(() => undefined);
-      return;
-    }
-    r.fh = res;
-  }
-
-  /** Closes a run's file (after an open in flight, if any): the one close of its one open. */
-  async function closeRun(r: RunState): Promise<void> {
-    if (r.opening) await r.opening.catch(() => undefined);
-    const fh = r.fh;
-    r.fh = undefined;
-    r.reader = undefined;
-    if (fh) {
-      countOpen(-1);
-      await fh.close().catch(() => undefined);
-    }
-  }
-
-  /**
-   * Stops delivering a run whose file is gone or being deleted. A delivered run stays known, as
-   * gone, until a scan no longer lists its file: a scan that listed the file just before it
-   * went would otherwise take it for a new run, fail to open it and report it lost.
-   */
-  function forget(ch: Channel, r: RunState): void {
-    if (r.delivered) markGone(r);
-    else drop(ch, r);
-  }
-
-  /** Removes a run and its checkpoint for good. */
-  function drop(ch: Channel, r: RunState): void {
-    ch.runs.delete(r.ino);
-    store.delete(runCheckpointKey(r));
   }
 
   /** A run that vanished before it was opened: its undelivered lines are lost. */
@@ -256,7 +129,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     const saved = store.get(runCheckpointKey(r));
     const lostBytes = Math.max(0, r.size - (saved?.offset ?? 0));
     metrics.runsPopped.inc();
-    const fields = { channel: ch.name, run: r.run, file: rel(ch, r.name), lostBytes };
+    const fields = { channel: ch.name, run: r.run, file: pathInRoot(ch, r.name), lostBytes };
     if (lostBytes === 0 && r.phase !== 'open') {
       // Every line was acknowledged before (a restart came between the last batch and the
       // "done" mark): a completed file does not grow, so nothing is lost.
@@ -266,7 +139,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       metrics.lostBytes.inc(lostBytes);
       log.error(fields, 'run deleted before it could be delivered: its undelivered lines are lost');
     }
-    drop(ch, r);
+    dropRun(ch, r, store);
   }
 
   async function scan(ch: Channel): Promise<void> {
@@ -290,7 +163,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       ch.reported.delete(SYMLINK_CHANNEL);
     } else if (inDir.problem === 'symlink') {
       // Never followed: its files (outside the root, maybe) are neither read nor deleted.
-      await reportOnce(
+      await bad.once(
         ch,
         SYMLINK_CHANNEL,
         '',
@@ -299,7 +172,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       );
     }
     for (const name of scanned?.notUtf8 ?? []) {
-      await reportOnce(
+      await bad.once(
         ch,
         `name:${name}`,
         name,
@@ -313,7 +186,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       if (!wanted(f) || f.state === 'admission-open') continue;
       if (f.type !== 'file') {
         const code = f.type === 'symlink' ? InvalidCode.Symlink : InvalidCode.NotARegularFile;
-        await reportBadFile(ch, f, code, `${f.type} named like a run file; ignored`);
+        await bad.file(ch, f, code, `${f.type} named like a run file; ignored`);
         continue;
       }
       present.add(f.ino);
@@ -322,7 +195,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
         // The inode of a closed file was reused by a new run's file (deleted and created
         // between two scans). Only a different run name says so: sizes can be stale, as a
         // scan's lstat may predate a delivery that finished meanwhile.
-        if (r.delivered) drop(ch, r);
+        if (r.delivered) dropRun(ch, r, store);
         else reportLost(ch, r);
         r = undefined;
       }
@@ -345,7 +218,12 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
           markUndelivered(r);
           metrics.runsPushed.inc();
           log.warn(
-            { channel: ch.name, run: r.run, file: rel(ch, f.name), bytes: f.size - saved.offset },
+            {
+              channel: ch.name,
+              run: r.run,
+              file: pathInRoot(ch, f.name),
+              bytes: f.size - saved.offset,
+            },
             'lines were appended to a delivered run; delivering them',
           );
         }
@@ -354,7 +232,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       markListed(r, f, now, full);
       // Hold every undelivered file open from first sight: the writer's retention can then
       // delete it without the reader losing a line.
-      await ensureOpen(ch, r);
+      await files.ensureOpen(ch, r);
     }
     if (scanned && scanned.vanished > 0) {
       // The directory changed during the scan: a run renamed meanwhile (.txt → .log) is under
@@ -374,7 +252,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
             markComplete(r);
           }
         } else if (r.delivered) {
-          drop(ch, r);
+          dropRun(ch, r, store);
         } else {
           reportLost(ch, r);
         }
@@ -428,7 +306,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       }
       markAbandoned(r);
       log.warn(
-        { channel: ch.name, run: r.run, file: rel(ch, r.name) },
+        { channel: ch.name, run: r.run, file: pathInRoot(ch, r.name) },
         'unlocked run file stopped growing: delivering it as an abandoned run',
       );
     }
@@ -485,7 +363,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     // The watcher missed the channels while the root could not be read: watch it afresh.
     if (rootHealth.recovered()) discovery?.rewatch();
     for (const name of listing.notUtf8) {
-      await reportOnce(
+      await bad.once(
         undefined,
         name,
         name,
@@ -524,7 +402,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
 
   /** Delivers what is available of a run. Returns false when it had nothing to do. */
   async function pump(ch: Channel, r: RunState): Promise<boolean> {
-    await ensureOpen(ch, r, true);
+    await files.ensureOpen(ch, r, true);
     if (!r.fh) return false;
     if (!r.reader) {
       const saved = store.get(runCheckpointKey(r));
@@ -597,7 +475,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
         await reportInvalid(
           { telemetry, deadLetter: opts.deadLetter },
           {
-            file: rel(ch, r.name),
+            file: pathInRoot(ch, r.name),
             line: line.number,
             code: d.code,
             reason: d.reason,
@@ -617,7 +495,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       }
       if (line.crlf && r.invalid === 0) {
         log.warn(
-          { file: rel(ch, r.name), line: line.number },
+          { file: pathInRoot(ch, r.name), line: line.number },
           'CRLF line end; delivered without the CR',
         );
       }
@@ -653,8 +531,8 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     if (state === 'incomplete') log.warn(summary, 'run delivered without its completion marker');
     else log.info(summary, 'run delivered');
     if (r.kind === 'admission' && opts.deleteAfterRead) await consumeSegment(ch, r);
-    await closeRun(r);
-    if (r.gone) forget(ch, r);
+    await files.close(r);
+    if (r.gone) forgetRun(ch, r, store);
     await applyRetention(ch);
     updateLag(Date.now());
   }
@@ -664,11 +542,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     if (r.gone || !deletes.due(key, Date.now())) return;
     // A retry comes after the run's descriptor was closed: the segment is opened just for it,
     // inside the channel directory the last scan read.
-    let own: Awaited<ReturnType<typeof openRunHandle>> | undefined;
-    if (!r.fh) {
-      const inDir = await inChannelDir(ch.dir, ch.id, (base) => openRunHandle(base, r));
-      own = inDir.ok ? inDir.value : { failure: 'gone', message: `channel ${inDir.problem}` };
-    }
+    const own = r.fh ? undefined : await openInChannel(ch, r);
     if (own && 'failure' in own) {
       if (own.failure === 'gone' || own.failure === 'replaced') deletes.succeeded(key);
       else deleteFailed(ch, r, 'admission_consumed', new Error(own.message));
@@ -707,7 +581,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
         deleteFailed(ch, r, 'retention', err);
         continue;
       }
-      forget(ch, r);
+      forgetRun(ch, r, store);
     }
   }
 
@@ -715,7 +589,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     const failed = deletes.succeeded(key);
     if (failed > 0) {
       log.info(
-        { channel: ch.name, run: r.run, file: rel(ch, r.name), failedAttempts: failed },
+        { channel: ch.name, run: r.run, file: pathInRoot(ch, r.name), failedAttempts: failed },
         'delivered file deleted after earlier attempts failed',
       );
     }
@@ -728,7 +602,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
         {
           channel: ch.name,
           run: r.run,
-          file: rel(ch, r.name),
+          file: pathInRoot(ch, r.name),
           reason,
           err: (err as Error).message,
         },
@@ -745,38 +619,17 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       if (r.kind !== 'admission' || !r.delivered || r.gone || !deletes.has(runCheckpointKey(r)))
         continue;
       await consumeSegment(ch, r);
-      if (r.gone) forget(ch, r);
+      if (r.gone) forgetRun(ch, r, store);
     }
-  }
-
-  /** Runs `fn` in the channel's directory as last scanned; false when it is not there. */
-  async function inChannel(ch: Channel, fn: (base: string) => Promise<boolean>) {
-    const res = await inChannelDir(ch.dir, ch.id, fn);
-    return res.ok && res.value;
-  }
-
-  function wake(ch: Channel): void {
-    ch.woken = true;
-    ch.resolveWait?.();
   }
 
   /** Waits for a wake-up (a scan saw a change) or the rescan period, whichever is first. */
-  async function idle(ch: Channel): Promise<void> {
-    if (!ch.woken) {
-      // While a followed run is open, look again soon even without an event: the watcher
-      // reports a file's changes at most about once per 50 ms and drops the rest, so the last
-      // append of a burst may come with no event at all.
-      const following = opts.followOpen && pick(ch)?.phase === 'open';
-      const wait = following ? Math.min(opts.intervalMs, FOLLOW_RECHECK_MS) : opts.intervalMs;
-      let timer: NodeJS.Timeout | undefined;
-      await new Promise<void>((resolve) => {
-        ch.resolveWait = resolve;
-        timer = setTimeout(resolve, wait);
-      });
-      clearTimeout(timer);
-      ch.resolveWait = undefined;
-    }
-    ch.woken = false;
+  async function idleUntilWoken(ch: Channel): Promise<void> {
+    // While a followed run is open, look again soon even without an event: the watcher
+    // reports a file's changes at most about once per 50 ms and drops the rest, so the last
+    // append of a burst may come with no event at all.
+    const following = !ch.woken && opts.followOpen && pick(ch)?.phase === 'open';
+    await idle(ch, following ? Math.min(opts.intervalMs, FOLLOW_RECHECK_MS) : opts.intervalMs);
   }
 
   async function deliveryLoop(ch: Channel): Promise<void> {
@@ -804,7 +657,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
         await retryDeletes(ch).catch((err: unknown) =>
           log.warn({ channel: ch.name, err: (err as Error).message }, 'retrying deletes failed'),
         );
-        await idle(ch);
+        await idleUntilWoken(ch);
       }
     }
     // Stopping: the batches in flight finish and are checkpointed.
@@ -846,7 +699,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       await discovery.close();
       for (const ch of channels.values()) wake(ch);
       await Promise.all([...channels.values()].map((ch) => Promise.all([ch.loop, ch.scanning])));
-      for (const ch of channels.values()) for (const r of ch.runs.values()) await closeRun(r);
+      for (const ch of channels.values()) for (const r of ch.runs.values()) await files.close(r);
       if (failure !== undefined) throw failure;
     },
   };

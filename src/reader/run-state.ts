@@ -1,7 +1,4 @@
-import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
-import { errnoCode } from '../errors.ts';
+import type { FileHandle } from 'node:fs/promises';
 import type { CheckpointEntry } from '../pipeline/checkpoint.ts';
 import { checkpointKey } from '../pipeline/checkpoint.ts';
 import { classifyFileName, RunPhase } from '../protocol/names.ts';
@@ -189,39 +186,4 @@ export function runEntry(
   done: boolean,
 ): CheckpointEntry {
   return { source: r.kind, channel: r.channel, run: r.run, ino: r.ino, ...pos, done };
-}
-
-/** Why a file could not be opened. */
-export type OpenFailure = 'replaced' | 'gone' | 'unreadable' | 'not-a-regular-file';
-
-/**
- * Opens a run file without following links and without blocking on a FIFO, and checks that
- * it is still the regular file (same inode) the scan saw.
- */
-export async function openRunHandle(
-  dir: string,
-  r: RunState,
-): Promise<FileHandle | { failure: OpenFailure; message: string }> {
-  let fh: FileHandle;
-  try {
-    fh = await open(
-      join(dir, r.name),
-      constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
-    );
-  } catch (err) {
-    const code = errnoCode(err);
-    if (code === 'ENOENT') return { failure: 'gone', message: 'file disappeared' };
-    if (code === 'ELOOP') return { failure: 'not-a-regular-file', message: 'is a symlink' };
-    return { failure: 'unreadable', message: (err as Error).message };
-  }
-  const st = await fh.stat({ bigint: true });
-  if (!st.isFile()) {
-    await fh.close();
-    return { failure: 'not-a-regular-file', message: 'is not a regular file' };
-  }
-  if (st.ino.toString() !== r.ino) {
-    await fh.close();
-    return { failure: 'replaced', message: 'file was replaced' };
-  }
-  return fh;
 }
