@@ -1,35 +1,22 @@
-import type { DeadLetter } from '../dead-letter.ts';
 import { errnoCode, isGkExportError } from '../errors.ts';
 import type { Delivery } from '../sinks/sink.ts';
-import { InvalidCode, type Telemetry } from '../telemetry/index.ts';
-import { checkpointKey, type CheckpointStore } from '../pipeline/checkpoint.ts';
+import { InvalidCode } from '../telemetry/index.ts';
+import { checkpointKey } from '../pipeline/checkpoint.ts';
 import { reportInvalid } from '../pipeline/invalid.ts';
 import type { Deliver, Source } from '../pipeline/source.ts';
 import { createBadEntries } from './bad-entries.ts';
+import { applyRetention, consumeSegment, retryDeletes } from './channel-retention.ts';
+import type { DiskSourceOptions, SourceContext } from './disk-context.ts';
 import { createBatchWindow, PipelineFailure } from './batch-window.ts';
-import {
-  dropRun,
-  forgetRun,
-  idle,
-  inChannel,
-  newChannel,
-  pathInRoot,
-  wake,
-  type Channel,
-} from './channel.ts';
+import { dropRun, forgetRun, idle, newChannel, pathInRoot, wake, type Channel } from './channel.ts';
 import { inChannelDir } from './channel-dir.ts';
 import { decodeLines } from './decode-line.ts';
 import { startDiscovery, type Discovery } from './discovery.ts';
 import { rootListingHealth } from './root-listing.ts';
 import { createLineReader, type RawLine } from './line-reader.ts';
-import { isHeldByWriter, withExclusiveLock } from './locks.ts';
-import {
-  createDeleteRetries,
-  deleteSegment,
-  runsBeyondRetention,
-  unlinkIfSame,
-} from './retention.ts';
-import { createRunFiles, openInChannel } from './run-files.ts';
+import { isHeldByWriter } from './locks.ts';
+import { createDeleteRetries } from './retention.ts';
+import { createRunFiles } from './run-files.ts';
 import {
   completedFiles,
   markAbandoned,
@@ -45,32 +32,9 @@ import {
   runCheckpointKey,
   type RunState,
 } from './run-state.ts';
-import type { ReadMode } from './options.ts';
 import { readRoot, scanChannel, type RootListing, type ScannedFile } from './scan.ts';
 
-export interface DiskSourceOptions {
-  readonly root: string;
-  readonly mode: ReadMode;
-  /** Stream in-progress `.txt` runs as they grow. */
-  readonly followOpen: boolean;
-  /** An unlocked `.txt` that has not grown for this long is an abandoned run. */
-  readonly abandonAfterMs: number;
-  /** Upper bound on run files held open at once. */
-  readonly maxOpenFiles: number;
-  /** Delivered completed audit runs kept per channel; older ones are deleted. */
-  readonly maxAuditResults: number;
-  /** Delete admission segments once delivered. */
-  readonly deleteAfterRead: boolean;
-  readonly maxRecordBytes: number;
-  readonly batchMaxRecords: number;
-  readonly batchMaxBytes: number;
-  readonly poll: boolean;
-  /** Polling interval and safety-net rescan period. */
-  readonly intervalMs: number;
-  readonly store: CheckpointStore;
-  readonly telemetry: Telemetry;
-  readonly deadLetter: DeadLetter;
-}
+export type { DiskSourceOptions } from './disk-context.ts';
 
 /**
  * The disk-export source: follows every channel under the root, delivers each completed run
@@ -90,8 +54,6 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   let stopping = false;
   /** Aborted with `stopping`: ends waits that only stopping ends (a blocked dead letter). */
   const halt = new AbortController();
-  /** Deletes of delivered files that failed, retried with backoff while the run stays delivered. */
-  const deletes = createDeleteRetries(opts.intervalMs, DELETE_RETRY_MAX_MS);
   const bad = createBadEntries({ telemetry, deadLetter: opts.deadLetter });
   const files = createRunFiles({
     maxOpenFiles: opts.maxOpenFiles,
@@ -102,6 +64,15 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       requestScan(ch);
     },
   });
+  const ctx: SourceContext = {
+    opts,
+    bad,
+    files,
+    deletes: createDeleteRetries(opts.intervalMs, DELETE_RETRY_MAX_MS),
+    halt: halt.signal,
+    requestScan,
+    updateLag,
+  };
   const rootHealth = rootListingHealth({ root: opts.root, intervalMs: opts.intervalMs, telemetry });
   let discovery: Discovery | undefined;
   let deliver: Deliver;
@@ -530,97 +501,11 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     };
     if (state === 'incomplete') log.warn(summary, 'run delivered without its completion marker');
     else log.info(summary, 'run delivered');
-    if (r.kind === 'admission' && opts.deleteAfterRead) await consumeSegment(ch, r);
+    if (r.kind === 'admission' && opts.deleteAfterRead) await consumeSegment(ctx, ch, r);
     await files.close(r);
     if (r.gone) forgetRun(ch, r, store);
-    await applyRetention(ch);
+    await applyRetention(ctx, ch);
     updateLag(Date.now());
-  }
-
-  async function consumeSegment(ch: Channel, r: RunState): Promise<void> {
-    const key = runCheckpointKey(r);
-    if (r.gone || !deletes.due(key, Date.now())) return;
-    // A retry comes after the run's descriptor was closed: the segment is opened just for it,
-    // inside the channel directory the last scan read.
-    const own = r.fh ? undefined : await openInChannel(ch, r);
-    if (own && 'failure' in own) {
-      if (own.failure === 'gone' || own.failure === 'replaced') deletes.succeeded(key);
-      else deleteFailed(ch, r, 'admission_consumed', new Error(own.message));
-      return;
-    }
-    const fh = (r.fh ?? own)!;
-    try {
-      const deleted = await withExclusiveLock(fh.fd, () =>
-        inChannel(ch, (base) => deleteSegment(base, r.name, r.ino)),
-      );
-      if (deleted) {
-        metrics.filesDeleted.inc({ reason: 'admission_consumed' });
-        markGone(r);
-        deleteDone(ch, r, key);
-      }
-    } catch (err) {
-      deleteFailed(ch, r, 'admission_consumed', err);
-    } finally {
-      await own?.close().catch(() => undefined);
-    }
-  }
-
-  async function applyRetention(ch: Channel): Promise<void> {
-    for (const r of runsBeyondRetention(ch.runs.values(), opts.maxAuditResults)) {
-      const key = runCheckpointKey(r);
-      if (!deletes.due(key, Date.now())) continue;
-      try {
-        if (await inChannel(ch, (base) => unlinkIfSame(base, r.name, r.ino))) {
-          metrics.filesDeleted.inc({ reason: 'retention' });
-          log.debug({ channel: ch.name, run: r.run }, 'delivered run deleted by retention');
-        }
-        deleteDone(ch, r, key);
-      } catch (err) {
-        // Forgetting the run would drop its checkpoint, and the next scan would deliver it
-        // again: it stays delivered, and the delete is tried again later.
-        deleteFailed(ch, r, 'retention', err);
-        continue;
-      }
-      forgetRun(ch, r, store);
-    }
-  }
-
-  function deleteDone(ch: Channel, r: RunState, key: string): void {
-    const failed = deletes.succeeded(key);
-    if (failed > 0) {
-      log.info(
-        { channel: ch.name, run: r.run, file: pathInRoot(ch, r.name), failedAttempts: failed },
-        'delivered file deleted after earlier attempts failed',
-      );
-    }
-  }
-
-  function deleteFailed(ch: Channel, r: RunState, reason: string, err: unknown): void {
-    metrics.deleteFailures.inc({ reason });
-    if (deletes.failed(runCheckpointKey(r), Date.now())) {
-      log.error(
-        {
-          channel: ch.name,
-          run: r.run,
-          file: pathInRoot(ch, r.name),
-          reason,
-          err: (err as Error).message,
-        },
-        'cannot delete a delivered file (read-only volume or no write permission on the channel directory?): it stays delivered and the delete is retried with backoff',
-      );
-    }
-  }
-
-  /** Deletes that are due: retention (also of runs found delivered at start) and failed consumes. */
-  async function retryDeletes(ch: Channel): Promise<void> {
-    await applyRetention(ch);
-    if (!opts.deleteAfterRead) return;
-    for (const r of [...ch.runs.values()]) {
-      if (r.kind !== 'admission' || !r.delivered || r.gone || !deletes.has(runCheckpointKey(r)))
-        continue;
-      await consumeSegment(ch, r);
-      if (r.gone) forgetRun(ch, r, store);
-    }
   }
 
   /** Waits for a wake-up (a scan saw a change) or the rescan period, whichever is first. */
@@ -654,7 +539,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
         );
       }
       if (!progressed && !stopping) {
-        await retryDeletes(ch).catch((err: unknown) =>
+        await retryDeletes(ctx, ch).catch((err: unknown) =>
           log.warn({ channel: ch.name, err: (err as Error).message }, 'retrying deletes failed'),
         );
         await idleUntilWoken(ch);
