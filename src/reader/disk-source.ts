@@ -1,34 +1,29 @@
 import { errnoCode, isGkExportError } from '../errors.ts';
-import type { Delivery } from '../sinks/sink.ts';
 import { InvalidCode } from '../telemetry/index.ts';
 import { checkpointKey } from '../pipeline/checkpoint.ts';
-import { reportInvalid } from '../pipeline/invalid.ts';
 import type { Deliver, Source } from '../pipeline/source.ts';
 import { createBadEntries } from './bad-entries.ts';
-import { applyRetention, consumeSegment, retryDeletes } from './channel-retention.ts';
+import { retryDeletes } from './channel-retention.ts';
 import type { DiskSourceOptions, SourceContext } from './disk-context.ts';
 import { createBatchWindow, PipelineFailure } from './batch-window.ts';
-import { dropRun, forgetRun, idle, newChannel, pathInRoot, wake, type Channel } from './channel.ts';
+import { dropRun, idle, newChannel, pathInRoot, wake, type Channel } from './channel.ts';
 import { inChannelDir } from './channel-dir.ts';
-import { decodeLines } from './decode-line.ts';
 import { startDiscovery, type Discovery } from './discovery.ts';
 import { rootListingHealth } from './root-listing.ts';
-import { createLineReader, type RawLine } from './line-reader.ts';
 import { isHeldByWriter } from './locks.ts';
 import { createDeleteRetries } from './retention.ts';
 import { createRunFiles } from './run-files.ts';
+import { pump } from './run-pump.ts';
 import {
   completedFiles,
   markAbandoned,
   markComplete,
-  markDelivered,
   markFoundDelivered,
   markGone,
   markHeld,
   markListed,
   markUndelivered,
   newRunState,
-  runEntry,
   runCheckpointKey,
   type RunState,
 } from './run-state.ts';
@@ -371,143 +366,6 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     return a.name < b.name;
   }
 
-  /** Delivers what is available of a run. Returns false when it had nothing to do. */
-  async function pump(ch: Channel, r: RunState): Promise<boolean> {
-    await files.ensureOpen(ch, r, true);
-    if (!r.fh) return false;
-    if (!r.reader) {
-      const saved = store.get(runCheckpointKey(r));
-      r.reader = createLineReader(
-        r.fh,
-        { offset: saved?.offset ?? 0, line: saved?.line ?? 0 },
-        { maxLineBytes: opts.maxRecordBytes },
-      );
-    }
-    const reader = r.reader;
-    const lines = await reader.read(opts.batchMaxRecords, opts.batchMaxBytes);
-    if (lines.length === 0) {
-      if (r.phase === 'open') return false;
-      const rest = await reader.takeRemainder();
-      if (rest) {
-        await handleLines(ch, r, [rest]);
-        await ch.window.send([], runEntry(r, reader.position(), false));
-      }
-      await finishRun(ch, r);
-      return true;
-    }
-    const batch = await handleLines(ch, r, lines);
-    // A short batch of a completed file may be its last: then it carries the "done" mark
-    // itself, saving a checkpoint write per run (a backlog of small runs is mostly these).
-    // (Fewer lines and bytes than a full batch means read() stopped at the end of the file.)
-    const batchBytes = lines[lines.length - 1]!.end - lines[0]!.start;
-    if (
-      r.phase !== 'open' &&
-      lines.length < opts.batchMaxRecords &&
-      batchBytes < opts.batchMaxBytes
-    ) {
-      const rest = await reader.takeRemainder();
-      if (!rest) {
-        await ch.window.send(batch, runEntry(r, reader.position(), true), { endsRun: true });
-        await finishRun(ch, r, true);
-        return true;
-      }
-      const all = await handleLines(ch, r, [rest], batch);
-      await ch.window.send(all, runEntry(r, reader.position(), false));
-      return true;
-    }
-    // A completed run's next batch is read while this one is written and checkpointed. An
-    // open run's is not: after the ack the loop reads again, and so catches lines appended
-    // meanwhile without waiting for an event.
-    await ch.window.send(batch, runEntry(r, reader.position(), false), {
-      readAhead: r.phase !== 'open',
-    });
-    return true;
-  }
-
-  /** Decodes lines into a batch (after `prefix`, lines not yet sent that come before them). */
-  async function handleLines(
-    ch: Channel,
-    r: RunState,
-    lines: RawLine[],
-    prefix: readonly Delivery[] = [],
-  ): Promise<Delivery[]> {
-    let batch: Delivery[] = [...prefix];
-    const origin = { source: r.kind, channel: ch.name, run: r.run } as const;
-    const decoded = decodeLines(origin, lines);
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i]!;
-      const d = decoded[i]!;
-      r.lines += 1;
-      if ('code' in d) {
-        r.invalid += 1;
-        // A line that cannot be set aside holds up the run here (retrying) rather than being
-        // skipped: the lines before it go out at once, with a checkpoint just before it.
-        const before = batch;
-        await reportInvalid(
-          { telemetry, deadLetter: opts.deadLetter },
-          {
-            file: pathInRoot(ch, r.name),
-            line: line.number,
-            code: d.code,
-            reason: d.reason,
-            bytes: line.bytes,
-          },
-          {
-            signal: halt.signal,
-            onBlocked: async () => {
-              batch = [];
-              if (before.length === 0) return;
-              const at = { offset: line.start, line: line.number - 1 };
-              await ch.window.send(before, runEntry(r, at, false));
-            },
-          },
-        );
-        continue;
-      }
-      if (line.crlf && r.invalid === 0) {
-        log.warn(
-          { file: pathInRoot(ch, r.name), line: line.number },
-          'CRLF line end; delivered without the CR',
-        );
-      }
-      if (d.marker === 'completed') r.sawCompletion = true;
-      if (!d.marker) {
-        r.violations += 1;
-        const name = d.name ?? '';
-        r.byConstraint.set(name, (r.byConstraint.get(name) ?? 0) + 1);
-      }
-      batch.push(d);
-    }
-    metrics.recordsRead.inc({ source: r.kind }, lines.length);
-    return batch;
-  }
-
-  async function finishRun(ch: Channel, r: RunState, checkpointed = false): Promise<void> {
-    const pos = r.reader?.position() ?? { offset: 0, line: 0 };
-    if (!checkpointed) await ch.window.send([], runEntry(r, pos, true), { endsRun: true });
-    const state = markDelivered(r);
-    metrics.runsPopped.inc();
-    metrics.runsCompleted.inc({ state });
-    const summary = {
-      channel: ch.name,
-      run: r.run,
-      kind: r.kind,
-      state,
-      lines: r.lines,
-      violations: r.violations,
-      invalid: r.invalid,
-      constraints: Object.fromEntries(r.byConstraint),
-      deliveryMs: Math.max(0, Date.now() - r.mtimeMs),
-    };
-    if (state === 'incomplete') log.warn(summary, 'run delivered without its completion marker');
-    else log.info(summary, 'run delivered');
-    if (r.kind === 'admission' && opts.deleteAfterRead) await consumeSegment(ctx, ch, r);
-    await files.close(r);
-    if (r.gone) forgetRun(ch, r, store);
-    await applyRetention(ctx, ch);
-    updateLag(Date.now());
-  }
-
   /** Waits for a wake-up (a scan saw a change) or the rescan period, whichever is first. */
   async function idleUntilWoken(ch: Channel): Promise<void> {
     // While a followed run is open, look again soon even without an event: the watcher
@@ -523,7 +381,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       const r = pick(ch);
       let progressed = false;
       try {
-        progressed = r ? await pump(ch, r) : false;
+        progressed = r ? await pump(ctx, ch, r) : false;
       } catch (err) {
         if (err instanceof PipelineFailure) {
           // The sinks or the checkpoint failed for good: stop rather than skip records.
