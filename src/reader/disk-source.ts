@@ -4,9 +4,10 @@ import type { Delivery } from '../sinks/sink.ts';
 import { InvalidCode, type Telemetry } from '../telemetry/index.ts';
 import { checkpointKey, type CheckpointEntry, type CheckpointStore } from './checkpoint.ts';
 import { decodeLines } from './decode-line.ts';
-import { startDiscovery } from './discovery.ts';
+import { startDiscovery, type Discovery, type DiscoveryOptions } from './discovery.ts';
 import { reportInvalid } from './invalid.ts';
 import { createLineReader, type RawLine } from './line-reader.ts';
+import type { RetentionGate } from './lanes/coordinator.ts';
 import { isHeldByWriter, withExclusiveLock } from './locks.ts';
 import { deleteSegment, runsBeyondRetention, unlinkIfSame } from './retention.ts';
 import { newRunState, openRunFile, runEntry, runKey, type RunState } from './run-state.ts';
@@ -38,6 +39,14 @@ export interface DiskSourceOptions {
   readonly store: CheckpointStore;
   readonly telemetry: Telemetry;
   readonly deadLetter: DeadLetter;
+  /** With several sinks: a delivered file is deleted only once every sink is done with it. */
+  readonly retention?: RetentionGate;
+  /** With several sinks: one watcher of the root shared by their sources. */
+  readonly discover?: (o: DiscoveryOptions) => Discovery;
+  /** Where the age of the oldest undelivered run goes (default: the reader's lag gauge). */
+  readonly onLag?: (seconds: number) => void;
+  /** False: bad lines and files are reported by another sink's source (each once). */
+  readonly reportInvalid?: boolean;
 }
 
 interface Channel {
@@ -106,6 +115,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     const id = `${f.name}@${f.ino}`;
     if (ch.reported.has(id)) return;
     ch.reported.add(id);
+    if (opts.reportInvalid === false) return;
     await reportInvalid(
       { telemetry, deadLetter: opts.deadLetter },
       {
@@ -264,7 +274,9 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
         if (!r.delivered && r.phase !== 'open' && r.mtimeMs < oldest) oldest = r.mtimeMs;
       }
     }
-    metrics.lagSeconds.set(Math.max(0, (now - oldest) / 1000));
+    const seconds = Math.max(0, (now - oldest) / 1000);
+    if (opts.onLag) opts.onLag(seconds);
+    else metrics.lagSeconds.set(seconds);
   }
 
   /** Drops checkpoints of this channel's files that no longer exist (deleted while we were down). */
@@ -409,6 +421,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       r.lines += 1;
       if ('code' in d) {
         r.invalid += 1;
+        if (opts.reportInvalid === false) continue;
         await reportInvalid(
           { telemetry, deadLetter: opts.deadLetter },
           {
@@ -472,7 +485,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   }
 
   async function consumeSegment(ch: Channel, r: RunState): Promise<void> {
-    if (!r.fh || r.gone) return;
+    if (!r.fh || r.gone || opts.retention?.mayDelete(runKey(r)) === false) return;
     const deleted = await withExclusiveLock(r.fh.fd, () => deleteSegment(ch.dir, r.name, r.ino));
     if (deleted) {
       metrics.filesDeleted.inc({ reason: 'admission_consumed' });
@@ -482,6 +495,8 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
 
   async function applyRetention(ch: Channel): Promise<void> {
     for (const r of runsBeyondRetention(ch.runs.values(), opts.maxAuditResults)) {
+      // Another sink still reads it: the last one to finish it deletes it.
+      if (opts.retention?.mayDelete(runKey(r)) === false) continue;
       try {
         if (await unlinkIfSame(ch.dir, r.name, r.ino)) {
           metrics.filesDeleted.inc({ reason: 'retention' });
@@ -594,7 +609,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
           resolve();
         };
       });
-      const discovery = startDiscovery({
+      const discovery = (opts.discover ?? startDiscovery)({
         root: opts.root,
         poll: opts.poll,
         intervalMs: opts.intervalMs,

@@ -8,9 +8,36 @@ export interface FilterConfig {
   readonly eventTypes: readonly string[];
   readonly enforcementActions: readonly string[];
   readonly constraintKinds: readonly string[];
-  /** Matched against the violating resource's namespace (`resourceNamespace`). */
+  /**
+   * Matched against the violating resource's namespace (`resourceNamespace`); `*` and `?` are
+   * globs (`team-a-*`), which no namespace name can contain.
+   */
   readonly namespaces: readonly string[];
+  /** Constraint names (`name`); globs as for namespaces. */
+  readonly constraintNames?: readonly string[];
   readonly dropFields: readonly ExportMsgField[];
+}
+
+/**
+ * A matcher for a list of values where `*` (any run of characters) and `?` (one character)
+ * are globs; values without them match exactly.
+ *
+ * @example
+ * ```ts
+ * globMatcher(['team-a-*', 'kube-system'])('team-a-web'); // true
+ * ```
+ */
+export function globMatcher(values: readonly string[]): (v: string) => boolean {
+  const exact = new Set(values.filter((v) => !/[*?]/.test(v)));
+  const globs = values.filter((v) => /[*?]/.test(v));
+  if (globs.length === 0) return (v) => exact.has(v);
+  const escape = (g: string) =>
+    g
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replaceAll('*', '.*')
+      .replaceAll('?', '.');
+  const re = new RegExp(`^(?:${globs.map(escape).join('|')})$`, 's');
+  return (v) => exact.has(v) || re.test(v);
 }
 
 /** Fields `--drop-field` may name: every ExportMsg field except the run id. */
@@ -22,7 +49,8 @@ type Check = { readonly label: string; readonly test: (m: ExportMsg) => boolean 
 
 /**
  * Builds the filter stage: keeps the records every configured selector accepts (markers always
- * pass: they frame runs), counts the rest by the selector that dropped them, and re-encodes
+ * pass: they frame runs), counts the rest by the selector that dropped them (and the `sink`
+ * whose route it is, when given), and re-encodes
  * records whose fields are redacted so `raw` never carries a dropped field.
  *
  * @example
@@ -31,16 +59,17 @@ type Check = { readonly label: string; readonly test: (m: ExportMsg) => boolean 
  * const kept = filter(batch);
  * ```
  */
-export function createRecordFilter(cfg: FilterConfig, metrics: Metrics) {
+export function createRecordFilter(cfg: FilterConfig, metrics: Metrics, sink?: string) {
   const checks: Check[] = [];
   const add = (label: string, values: readonly string[], get: (m: ExportMsg) => unknown) => {
     if (values.length === 0) return;
-    const set = new Set(values);
-    checks.push({ label, test: (m) => set.has(String(get(m) ?? '')) });
+    const match = globMatcher(values);
+    checks.push({ label, test: (m) => match(String(get(m) ?? '')) });
   };
   add('event_type', cfg.eventTypes, (m) => m.eventType);
   add('enforcement_action', cfg.enforcementActions, (m) => m.enforcementAction);
   add('constraint_kind', cfg.constraintKinds, (m) => m.kind);
+  add('constraint_name', cfg.constraintNames ?? [], (m) => m.name);
   add('namespace', cfg.namespaces, (m) => m.resourceNamespace);
   const drop = cfg.dropFields;
 
@@ -67,7 +96,7 @@ export function createRecordFilter(cfg: FilterConfig, metrics: Metrics) {
       if (!d.marker) {
         const failed = checks.find((c) => !c.test(d.msg));
         if (failed) {
-          metrics.filtered.inc({ filter: failed.label });
+          metrics.filtered.inc(sink ? { filter: failed.label, sink } : { filter: failed.label });
           continue;
         }
       }

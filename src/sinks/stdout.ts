@@ -12,6 +12,8 @@ export interface StdoutSinkOptions {
   readonly format: StdoutFormatter;
   /** Counts delivered records (markers excluded). */
   readonly metrics?: Metrics;
+  /** The sink's name in metrics (default `stdout`). */
+  readonly name?: string;
 }
 
 const NL = 0x0a;
@@ -75,8 +77,10 @@ export function rawFormat(opts: { includeMarkers: boolean }): StdoutFormatter {
 export function createStdoutSink(opts: StdoutSinkOptions): Sink {
   const stream = opts.stream ?? process.stdout;
   let closed: Promise<void> | undefined;
+  const name = opts.name ?? 'stdout';
+  opts.metrics?.sinkUp.set({ sink: name }, 1);
   return {
-    name: 'stdout',
+    name,
     async write(batch) {
       const out = opts.format(batch);
       const parts = (Array.isArray(out) ? out : [out]).filter((p) => p.length > 0);
@@ -91,7 +95,7 @@ export function createStdoutSink(opts: StdoutSinkOptions): Sink {
       }
       let records = 0;
       for (const d of batch) if (!d.marker) records += 1;
-      opts.metrics?.delivered.inc({ sink: 'stdout' }, records);
+      opts.metrics?.delivered.inc({ sink: name }, records);
     },
     close() {
       closed ??= stream.writableNeedDrain
