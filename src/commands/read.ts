@@ -2,29 +2,22 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { dirname, join } from 'node:path';
 import { boolOption } from '../bool-option.ts';
 import type { ConnectionSettings } from '../kube/connection.ts';
-import { createDeadLetter } from '../dead-letter.ts';
 import { apiserverAuditOptions, resolveSources } from '../reader/apiserver-audit/options.ts';
 import { createApiserverAuditSource } from '../reader/apiserver-audit/source.ts';
 import { changesOnlyOptions } from '../reader/changes-only/options.ts';
-import {
-  openReportsOptions,
-  resolveOpenReportsConfig,
-  type OpenReportsConfig,
-} from '../sinks/openreports/options.ts';
-import { withOutputs } from '../sinks/outputs.ts';
-import type { Sink } from '../sinks/sink.ts';
-import {
-  redactUrl,
-  resolveWebhookConfig,
-  webhookOptions,
-  type WebhookConfig,
-} from '../sinks/webhook/options.ts';
-import { createWebhookSink } from '../sinks/webhook/webhook-sink.ts';
+import { openReportsOptions } from '../sinks/openreports/options.ts';
+import { webhookOptions } from '../sinks/webhook/options.ts';
 import { isGkExportError } from '../errors.ts';
 import { runReader } from '../reader/index.ts';
 import { readerOptions, resolveReaderConfig, type ReaderConfig } from '../reader/options.ts';
-import { gatekeeperLogFormat } from '../sinks/gatekeeper-log-format.ts';
-import { createStdoutSink, rawFormat } from '../sinks/stdout.ts';
+import {
+  lanesOf,
+  shownSink,
+  shownWebhook,
+  sinksFromFlags,
+  type SinkSpec,
+  type SinkType,
+} from './read-sinks.ts';
 import { readinessCheck } from '../server/health.ts';
 import { startHttpServer } from '../server/http-server.ts';
 import { createTelemetry } from '../telemetry/index.ts';
@@ -76,17 +69,30 @@ export function registerRead(program: Command): void {
       'kubeconfig file (default: in-cluster, else $KUBECONFIG)',
     ).env('KUBECONFIG'),
   );
+  cmd.addOption(
+    new Option(
+      '--config <file>',
+      'YAML: named sinks with their routes, and reader settings (flags and env win)',
+    ).env('GK_EXPORT_CONFIG'),
+  );
   cmd.addOption(boolOption('--check-config', 'validate the configuration, print it and exit'));
-  cmd.action(async (opts: Record<string, unknown>) => {
+  cmd.action(async () => {
     let config: ReaderConfig;
-    let webhook: WebhookConfig | undefined;
-    let openreports: OpenReportsConfig | undefined;
+    let specs: SinkSpec[];
     let selected: ReturnType<typeof resolveSources>;
-    const sinks = (opts.sink as string[] | undefined) ?? ['stdout'];
     try {
+      let fromFile: ((c: ReaderConfig) => SinkSpec[]) | undefined;
+      const file = cmd.getOptionValue('config') as string | undefined;
+      if (file) {
+        // Loaded only with a file: the YAML parser is resident memory.
+        const { applyConfigFile } = await import('./read-config.ts');
+        fromFile = applyConfigFile(cmd, file).sinks;
+      }
+      const opts = cmd.opts<Record<string, unknown>>();
       config = resolveReaderConfig(opts);
-      if (sinks.includes('webhook')) webhook = resolveWebhookConfig(opts);
-      if (sinks.includes('openreports')) openreports = resolveOpenReportsConfig(opts);
+      specs = fromFile
+        ? fromFile(config)
+        : sinksFromFlags((opts.sink as SinkType[] | undefined) ?? ['stdout'], opts, config);
       selected = resolveSources(opts);
     } catch (err) {
       if (!isGkExportError(err)) throw err;
@@ -94,16 +100,18 @@ export function registerRead(program: Command): void {
       process.exitCode = 2;
       return;
     }
+    const opts = cmd.opts<Record<string, unknown>>();
     if (opts.checkConfig) {
-      const shown = webhook ? { ...webhook, url: redactUrl(webhook.url) } : undefined;
+      const webhook = specs.find((s) => s.type === 'webhook');
+      const openreports = specs.find((s) => s.type === 'openreports');
       process.stdout.write(
         JSON.stringify({
           ok: true,
           config,
-          sinks,
-          webhook: shown,
-          openreports,
-          changesOnly: opts.changesOnly === true,
+          sinks: specs.map(shownSink),
+          webhook: webhook ? shownWebhook(webhook.webhook) : undefined,
+          openreports: openreports?.openreports,
+          changesOnly: specs.some((s) => s.changesOnly),
           sources: selected.sources,
           apiserverAudit: selected.apiserverAudit,
         }) + '\n',
@@ -111,31 +119,6 @@ export function registerRead(program: Command): void {
       return;
     }
     const telemetry = createTelemetry({ level: config.logLevel, defaults: true });
-    const parts: (Sink & { interrupt?(): void })[] = [];
-    if (sinks.includes('stdout')) {
-      parts.push(
-        createStdoutSink({
-          metrics: telemetry.metrics,
-          format:
-            config.format === 'gatekeeper-log'
-              ? gatekeeperLogFormat()
-              : rawFormat({ includeMarkers: config.includeMarkers }),
-        }),
-      );
-    }
-    if (webhook) {
-      parts.push(
-        createWebhookSink(webhook, { telemetry, deadLetter: createDeadLetter(config.stateDir) }),
-      );
-    }
-    const outputs = (c: ReaderConfig) =>
-      withOutputs(parts, {
-        changesOnly: opts.changesOnly === true,
-        openreports,
-        stateDir: c.stateDir,
-        telemetry,
-        deadLetter: createDeadLetter(c.stateDir),
-      });
     const ac = new AbortController();
     const stop = (sig: string) => {
       telemetry.log.info({ signal: sig }, 'stopping: finishing the batch in flight');
@@ -166,7 +149,7 @@ export function registerRead(program: Command): void {
           runReader(
             c,
             {
-              sink: await outputs(c),
+              lanes: lanesOf(specs, { stateDir: c.stateDir, telemetry }),
               telemetry,
               diskExport: selected.sources.includes('disk-export'),
               extraSources: ({ store, deadLetter }) =>
