@@ -550,7 +550,11 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     last = false,
     readAhead = false,
   ): Promise<void> {
-    const p = deliver(batch, after, { more: !last && ch.pending.length + 1 < window });
+    // A request never spans two batches of a completed run (`readAhead`): after a restart its
+    // batches are read again from the same checkpoints, so a request sent again holds the same
+    // records and carries the same Idempotency-Key. A followed run's appends are combined.
+    const more = !last && !readAhead && ch.pending.length + 1 < window;
+    const p = deliver(batch, after, { more });
     // A failure stops the source even while this channel idles with batches in flight.
     p.catch((err: unknown) => fail(err));
     ch.pending.push(p);
