@@ -77,43 +77,53 @@ export function sinksFromFlags(
  */
 export function lanesOf(
   specs: readonly SinkSpec[],
-  ctx: { stateDir: string; telemetry: Telemetry },
+  ctx: { stateDir: string; telemetry: Telemetry; opened?: Set<LaneSink> },
 ): LaneSpec[] {
   const { telemetry, stateDir } = ctx;
+  const track = (s: LaneSink): LaneSink => {
+    ctx.opened?.add(s);
+    // Released by close(): only the sinks of the lanes running now stay in the set.
+    const close = s.close.bind(s);
+    return Object.assign(s, {
+      close: () => close().finally(() => ctx.opened?.delete(s)),
+    });
+  };
   return specs.map((spec) => ({
     name: spec.name,
     route: spec.route,
     maxLag: spec.maxLag,
-    open: async (): Promise<LaneSink> => {
-      const deadLetter = createDeadLetter(stateDir);
-      let sink: LaneSink;
-      if (spec.type === 'openreports') {
-        const { createOpenReportsSink } = await import('../sinks/openreports/openreports-sink.ts');
-        return createOpenReportsSink(spec.openreports, {
-          telemetry,
-          deadLetter,
-          stateDir,
-          name: spec.name,
-        });
-      } else if (spec.type === 'webhook') {
-        // Loaded only when configured: the HTTP(S) client is resident memory.
-        const { createWebhookSink } = await import('../sinks/webhook/webhook-sink.ts');
-        sink = createWebhookSink(spec.webhook, { telemetry, deadLetter, name: spec.name });
-      } else {
-        sink = createStdoutSink({
-          name: spec.name,
-          metrics: telemetry.metrics,
-          format:
-            spec.format === 'gatekeeper-log'
-              ? gatekeeperLogFormat()
-              : rawFormat({ includeMarkers: spec.includeMarkers }),
-        });
-      }
-      if (!spec.changesOnly) return sink;
-      const { withChangesOnly } = await import('../reader/changes-only/changes-only.ts');
-      return withChangesOnly(sink, { stateDir, scope: spec.name, telemetry });
-    },
+    open: async (): Promise<LaneSink> => track(await open(spec)),
   }));
+
+  async function open(spec: SinkSpec): Promise<LaneSink> {
+    const deadLetter = createDeadLetter(stateDir, { telemetry });
+    let sink: LaneSink;
+    if (spec.type === 'openreports') {
+      const { createOpenReportsSink } = await import('../sinks/openreports/openreports-sink.ts');
+      return createOpenReportsSink(spec.openreports, {
+        telemetry,
+        deadLetter,
+        stateDir,
+        name: spec.name,
+      });
+    } else if (spec.type === 'webhook') {
+      // Loaded only when configured: the HTTP(S) client is resident memory.
+      const { createWebhookSink } = await import('../sinks/webhook/webhook-sink.ts');
+      sink = createWebhookSink(spec.webhook, { telemetry, deadLetter, name: spec.name });
+    } else {
+      sink = createStdoutSink({
+        name: spec.name,
+        metrics: telemetry.metrics,
+        format:
+          spec.format === 'gatekeeper-log'
+            ? gatekeeperLogFormat()
+            : rawFormat({ includeMarkers: spec.includeMarkers }),
+      });
+    }
+    if (!spec.changesOnly) return sink;
+    const { withChangesOnly } = await import('../reader/changes-only/changes-only.ts');
+    return withChangesOnly(sink, { stateDir, scope: spec.name, telemetry });
+  }
 }
 
 /**

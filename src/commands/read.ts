@@ -8,8 +8,14 @@ import { changesOnlyOptions } from '../reader/changes-only/options.ts';
 import { openReportsOptions } from '../sinks/openreports/options.ts';
 import { webhookOptions } from '../sinks/webhook/options.ts';
 import { isGkExportError } from '../errors.ts';
-import { runReader } from '../reader/index.ts';
-import { readerOptions, resolveReaderConfig, type ReaderConfig } from '../reader/options.ts';
+import { parseDuration } from '../duration.ts';
+import { runReader, type LaneSink } from '../reader/index.ts';
+import {
+  optionParser,
+  readerOptions,
+  resolveReaderConfig,
+  type ReaderConfig,
+} from '../reader/options.ts';
 import {
   lanesOf,
   shownSink,
@@ -71,6 +77,15 @@ export function registerRead(program: Command): void {
   );
   cmd.addOption(
     new Option(
+      '--shutdown-grace <duration>',
+      'after SIGTERM, how long the batch in flight may take before it is given up (resent after restart)',
+    )
+      .env('GK_EXPORT_SHUTDOWN_GRACE')
+      .default(20_000, '20s')
+      .argParser(optionParser(parseDuration)),
+  );
+  cmd.addOption(
+    new Option(
       '--config <file>',
       'YAML: named sinks with their routes, and reader settings (flags and env win)',
     ).env('GK_EXPORT_CONFIG'),
@@ -101,6 +116,7 @@ export function registerRead(program: Command): void {
       return;
     }
     const opts = cmd.opts<Record<string, unknown>>();
+    const graceMs = Number(opts.shutdownGrace ?? 20_000);
     if (opts.checkConfig) {
       const webhook = specs.find((s) => s.type === 'webhook');
       const openreports = specs.find((s) => s.type === 'openreports');
@@ -108,6 +124,7 @@ export function registerRead(program: Command): void {
         JSON.stringify({
           ok: true,
           config,
+          shutdownGraceMs: graceMs,
           sinks: specs.map(shownSink),
           webhook: webhook ? shownWebhook(webhook.webhook) : undefined,
           openreports: openreports?.openreports,
@@ -119,10 +136,23 @@ export function registerRead(program: Command): void {
       return;
     }
     const telemetry = createTelemetry({ level: config.logLevel, defaults: true });
+    /** The sinks of the reader running now (a Connection's change starts a new one). */
+    const opened = new Set<LaneSink>();
     const ac = new AbortController();
+    let graceTimer: NodeJS.Timeout | undefined;
+    let gaveUp = false;
     const stop = (sig: string) => {
       telemetry.log.info({ signal: sig }, 'stopping: finishing the batch in flight');
       ac.abort();
+      // A stdout nobody reads (or a receiver that never answers) would hold the exit forever.
+      graceTimer = setTimeout(() => {
+        gaveUp = true;
+        telemetry.log.warn(
+          { shutdownGraceMs: graceMs },
+          'shutdown grace period passed: the batch in flight is given up (not acknowledged: it is delivered again after a restart)',
+        );
+        for (const s of opened) s.giveUp?.();
+      }, graceMs);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
@@ -149,7 +179,7 @@ export function registerRead(program: Command): void {
           runReader(
             c,
             {
-              lanes: lanesOf(specs, { stateDir: c.stateDir, telemetry }),
+              lanes: lanesOf(specs, { stateDir: c.stateDir, telemetry, opened }),
               telemetry,
               diskExport: selected.sources.includes('disk-export'),
               extraSources: ({ store, deadLetter }) =>
@@ -172,18 +202,42 @@ export function registerRead(program: Command): void {
         ac.signal,
       );
     } catch (err) {
-      if (isGkExportError(err, 'ERR_SINK_INTERRUPTED') && ac.signal.aborted) {
-        // Stopped while a receiver was down: nothing was acknowledged, the checkpoint stands.
+      if (
+        (isGkExportError(err, 'ERR_SINK_INTERRUPTED') ||
+          isGkExportError(err, 'ERR_DEAD_LETTER_INTERRUPTED')) &&
+        ac.signal.aborted
+      ) {
+        // Stopped while a receiver was down (or the dead letter could not be written): nothing
+        // was acknowledged past it, the checkpoint stands.
         telemetry.log.info(
           'stopped while retrying; undelivered records resume from the checkpoint',
         );
+      } else if (
+        isGkExportError(err, 'ERR_STATE_LOCKED') ||
+        isGkExportError(err, 'ERR_STATE_DIR_NOT_WRITABLE')
+      ) {
+        process.stderr.write(`gk-export read: ${err.message}\n`);
+        process.exitCode = 2;
+      } else if (
+        isGkExportError(err, 'ERR_STDOUT_CLOSED') ||
+        isGkExportError(err, 'ERR_STDOUT_WRITE')
+      ) {
+        gaveUp = true;
+        telemetry.log.error(
+          { err: err.message },
+          'stdout failed: stopping; the checkpoint is saved and undelivered records resume from it',
+        );
+        process.exitCode = 1;
       } else {
         telemetry.log.fatal({ err: (err as Error).message }, 'reader failed');
         process.exitCode = 1;
       }
     } finally {
+      clearTimeout(graceTimer);
       await server?.close();
     }
+    // Writes stdout never took keep the process alive; they are not acknowledged, so leave.
+    if (gaveUp) process.exit();
   });
 }
 

@@ -1,4 +1,5 @@
 import { GkExportError } from '../errors.ts';
+import { isRawJsonNumber } from './json-numbers.ts';
 import { EXPORT_MSG_FIELD_TYPES, EXPORT_MSG_FIELDS } from './record.ts';
 import type { ExportMsg, FieldType } from './record.ts';
 
@@ -65,6 +66,8 @@ function value(v: unknown, depth: number): string {
       return v ? 'true' : 'false';
     case 'object': {
       if (v === null) return 'null';
+      // A number kept as its source text (see parseJsonKeepingNumbers).
+      if (isRawJsonNumber(v)) return v.rawJSON;
       if (depth > 1000) {
         throw new GkExportError<EncodeErrorCode>(
           'ERR_UNSUPPORTED_VALUE',
@@ -273,6 +276,8 @@ function ordered(v: unknown, depth: number): unknown {
     needsExact = true;
     return null;
   }
+  // JSON.stringify writes a number kept as text as that text.
+  if (isRawJsonNumber(v)) return v;
   if (Array.isArray(v)) {
     // Copy only when an element changes (most arrays hold strings).
     let out: unknown[] | undefined;

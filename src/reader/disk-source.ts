@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { DeadLetter } from '../dead-letter.ts';
+import { isGkExportError } from '../errors.ts';
 import type { Delivery } from '../sinks/sink.ts';
 import { InvalidCode, type Telemetry } from '../telemetry/index.ts';
 import { checkpointKey, type CheckpointEntry, type CheckpointStore } from './checkpoint.ts';
@@ -9,7 +10,12 @@ import { reportInvalid } from './invalid.ts';
 import { createLineReader, type RawLine } from './line-reader.ts';
 import type { RetentionGate } from './lanes/coordinator.ts';
 import { isHeldByWriter, withExclusiveLock } from './locks.ts';
-import { deleteSegment, runsBeyondRetention, unlinkIfSame } from './retention.ts';
+import {
+  createDeleteRetries,
+  deleteSegment,
+  runsBeyondRetention,
+  unlinkIfSame,
+} from './retention.ts';
 import { newRunState, openRunFile, runEntry, runKey, type RunState } from './run-state.ts';
 import { listChannels, scanChannel, type ScannedFile } from './scan.ts';
 import type { Deliver, Source } from './source.ts';
@@ -84,6 +90,10 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   const channels = new Map<string, Channel>();
   let openFiles = 0;
   let stopping = false;
+  /** Aborted with `stopping`: ends waits that only stopping ends (a blocked dead letter). */
+  const halt = new AbortController();
+  /** Deletes of delivered files that failed, retried with backoff while the run stays delivered. */
+  const deletes = createDeleteRetries(opts.intervalMs, DELETE_RETRY_MAX_MS);
   let deliver: Deliver;
   let window = 1;
   let fail: (err: unknown) => void = () => undefined;
@@ -400,8 +410,8 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
         await finishRun(ch, r, true);
         return true;
       }
-      const more = await handleLines(ch, r, [rest]);
-      await send(ch, [...batch, ...more], runEntry(r, reader.position(), false));
+      const all = await handleLines(ch, r, [rest], batch);
+      await send(ch, all, runEntry(r, reader.position(), false));
       return true;
     }
     // A completed run's next batch is read while this one is written and checkpointed. An
@@ -411,8 +421,14 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     return true;
   }
 
-  async function handleLines(ch: Channel, r: RunState, lines: RawLine[]): Promise<Delivery[]> {
-    const batch: Delivery[] = [];
+  /** Decodes lines into a batch (after `prefix`, lines not yet sent that come before them). */
+  async function handleLines(
+    ch: Channel,
+    r: RunState,
+    lines: RawLine[],
+    prefix: readonly Delivery[] = [],
+  ): Promise<Delivery[]> {
+    let batch: Delivery[] = [...prefix];
     const origin = { source: r.kind, channel: ch.name, run: r.run } as const;
     const decoded = decodeLines(origin, lines);
     for (let i = 0; i < lines.length; i++) {
@@ -421,7 +437,11 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       r.lines += 1;
       if ('code' in d) {
         r.invalid += 1;
+        // Another sink's source reports it (each bad line once).
         if (opts.reportInvalid === false) continue;
+        // A line that cannot be set aside holds up the run here (retrying) rather than being
+        // skipped: the lines before it go out at once, with a checkpoint just before it.
+        const before = batch;
         await reportInvalid(
           { telemetry, deadLetter: opts.deadLetter },
           {
@@ -430,6 +450,15 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
             code: d.code,
             reason: d.reason,
             bytes: line.bytes,
+          },
+          {
+            signal: halt.signal,
+            onBlocked: async () => {
+              batch = [];
+              if (before.length === 0) return;
+              const at = { offset: line.start, line: line.number - 1 };
+              await send(ch, before, runEntry(r, at, false));
+            },
           },
         );
         continue;
@@ -485,30 +514,90 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   }
 
   async function consumeSegment(ch: Channel, r: RunState): Promise<void> {
-    if (!r.fh || r.gone || opts.retention?.mayDelete(runKey(r)) === false) return;
-    const deleted = await withExclusiveLock(r.fh.fd, () => deleteSegment(ch.dir, r.name, r.ino));
-    if (deleted) {
-      metrics.filesDeleted.inc({ reason: 'admission_consumed' });
-      r.gone = true;
+    const key = runKey(r);
+    if (r.gone || !deletes.due(key, Date.now())) return;
+    // Another sink still reads it: the last one to finish it deletes it.
+    if (opts.retention?.mayDelete(key) === false) return;
+    // A retry comes after the run's descriptor was closed: the segment is opened just for it.
+    const own = r.fh ? undefined : await openRunFile(ch.dir, r);
+    if (own && 'failure' in own) {
+      if (own.failure === 'gone' || own.failure === 'replaced') deletes.succeeded(key);
+      else deleteFailed(ch, r, 'admission_consumed', new Error(own.message));
+      return;
+    }
+    const fh = (r.fh ?? own)!;
+    try {
+      const deleted = await withExclusiveLock(fh.fd, () => deleteSegment(ch.dir, r.name, r.ino));
+      if (deleted) {
+        metrics.filesDeleted.inc({ reason: 'admission_consumed' });
+        r.gone = true;
+        deleteDone(ch, r, key);
+      }
+    } catch (err) {
+      deleteFailed(ch, r, 'admission_consumed', err);
+    } finally {
+      await own?.close().catch(() => undefined);
     }
   }
 
   async function applyRetention(ch: Channel): Promise<void> {
     for (const r of runsBeyondRetention(ch.runs.values(), opts.maxAuditResults)) {
+      const key = runKey(r);
+      if (!deletes.due(key, Date.now())) continue;
       // Another sink still reads it: the last one to finish it deletes it.
-      if (opts.retention?.mayDelete(runKey(r)) === false) continue;
+      if (opts.retention?.mayDelete(key) === false) continue;
       try {
         if (await unlinkIfSame(ch.dir, r.name, r.ino)) {
           metrics.filesDeleted.inc({ reason: 'retention' });
           log.debug({ channel: ch.name, run: r.run }, 'delivered run deleted by retention');
         }
+        deleteDone(ch, r, key);
       } catch (err) {
-        log.warn(
-          { channel: ch.name, run: r.run, err: (err as Error).message },
-          'retention could not delete a run',
-        );
+        // Forgetting the run would drop its checkpoint, and the next scan would deliver it
+        // again: it stays delivered, and the delete is tried again later.
+        deleteFailed(ch, r, 'retention', err);
+        continue;
       }
       forget(ch, r);
+    }
+  }
+
+  function deleteDone(ch: Channel, r: RunState, key: string): void {
+    const failed = deletes.succeeded(key);
+    if (failed > 0) {
+      log.info(
+        { channel: ch.name, run: r.run, file: rel(ch, r.name), failedAttempts: failed },
+        'delivered file deleted after earlier attempts failed',
+      );
+    }
+  }
+
+  function deleteFailed(ch: Channel, r: RunState, reason: string, err: unknown): void {
+    metrics.deleteFailures.inc({ reason });
+    if (deletes.failed(runKey(r), Date.now())) {
+      log.error(
+        {
+          channel: ch.name,
+          run: r.run,
+          file: rel(ch, r.name),
+          reason,
+          err: (err as Error).message,
+        },
+        'cannot delete a delivered file (read-only volume or no write permission on the channel directory?): it stays delivered and the delete is retried with backoff',
+      );
+    }
+  }
+
+  /** Deletes that are due: retention (also of runs found delivered at start) and failed consumes. */
+  async function retryDeletes(ch: Channel): Promise<void> {
+    await applyRetention(ch);
+    if (!opts.deleteAfterRead) return;
+    for (const r of [...ch.runs.values()]) {
+      if (r.kind !== 'admission' || !r.delivered || r.gone) continue;
+      // With several sinks, a segment this one delivered waits for the others to be done.
+      if (!deletes.has(runKey(r)) && !opts.retention) continue;
+      await consumeSegment(ch, r);
+      if (r.gone) forget(ch, r);
     }
   }
 
@@ -589,13 +678,20 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
           fail(err.cause);
           return;
         }
+        // Stopped while a bad line waited for the dead letter: the checkpoint stays before it.
+        if (stopping && isGkExportError(err, 'ERR_DEAD_LETTER_INTERRUPTED')) break;
         // A read error on one file: say so and try again after the rescan period.
         log.warn(
           { channel: ch.name, run: r?.run, err: (err as Error).message },
           'read failed; retrying',
         );
       }
-      if (!progressed && !stopping) await idle(ch);
+      if (!progressed && !stopping) {
+        await retryDeletes(ch).catch((err: unknown) =>
+          log.warn({ channel: ch.name, err: (err as Error).message }, 'retrying deletes failed'),
+        );
+        await idle(ch);
+      }
     }
     // Stopping: the batches in flight finish and are checkpointed.
     await settle(ch).catch((err: unknown) => fail((err as PipelineFailure).cause));
@@ -633,6 +729,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
         }),
       ]);
       stopping = true;
+      halt.abort();
       await discovery.close();
       for (const ch of channels.values()) wake(ch);
       await Promise.all([...channels.values()].map((ch) => Promise.all([ch.loop, ch.scanning])));
@@ -641,6 +738,9 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     },
   };
 }
+
+/** Longest wait between two attempts to delete a delivered file that could not be deleted. */
+const DELETE_RETRY_MAX_MS = 60_000;
 
 /** How soon an open run being followed is read again when no event came. */
 const FOLLOW_RECHECK_MS = 50;

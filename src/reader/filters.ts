@@ -50,8 +50,9 @@ type Check = { readonly label: string; readonly test: (m: ExportMsg) => boolean 
 /**
  * Builds the filter stage: keeps the records every configured selector accepts (markers always
  * pass: they frame runs), counts the rest by the selector that dropped them (and the `sink`
- * whose route it is, when given), and re-encodes
- * records whose fields are redacted so `raw` never carries a dropped field.
+ * whose route it is, when given), and re-encodes records whose fields are redacted so `raw`
+ * never carries a dropped field. A record that cannot be read or re-encoded is passed to
+ * `reject` (the pipeline sets it aside) when given.
  *
  * @example
  * ```ts
@@ -89,18 +90,27 @@ export function createRecordFilter(cfg: FilterConfig, metrics: Metrics, sink?: s
     return d.marker ? { ...redacted, marker: d.marker } : redacted;
   }
 
-  return function filter(batch: readonly Delivery[]): Delivery[] {
+  return function filter(
+    batch: readonly Delivery[],
+    reject?: (d: Delivery, err: unknown) => void,
+  ): Delivery[] {
     if (checks.length === 0 && drop.length === 0) return batch as Delivery[];
     const out: Delivery[] = [];
     for (const d of batch) {
-      if (!d.marker) {
-        const failed = checks.find((c) => !c.test(d.msg));
-        if (failed) {
-          metrics.filtered.inc(sink ? { filter: failed.label, sink } : { filter: failed.label });
-          continue;
+      try {
+        if (!d.marker) {
+          const failed = checks.find((c) => !c.test(d.msg));
+          if (failed) {
+            metrics.filtered.inc(sink ? { filter: failed.label, sink } : { filter: failed.label });
+            continue;
+          }
         }
+        out.push(drop.length === 0 || d.marker ? d : redact(d));
+      } catch (err) {
+        // One record's failure is that record's (it goes to the dead letter), not the batch's.
+        if (!reject) throw err;
+        reject(d, err);
       }
-      out.push(drop.length === 0 || d.marker ? d : redact(d));
     }
     return out;
   };

@@ -3,11 +3,12 @@ import type { Delivery, Sink } from '../sinks/sink.ts';
 import type { Telemetry } from '../telemetry/index.ts';
 import type { CheckpointStore } from './checkpoint.ts';
 import { createLaneCoordinator } from './lanes/coordinator.ts';
-import { runLane, type LaneSink, type LaneSpec } from './lanes/lane.ts';
+import { quietFailure, runLane, type LaneSink, type LaneSpec } from './lanes/lane.ts';
 import { openLaneStores } from './lanes/lane-checkpoints.ts';
 import { createSharedDiscovery } from './lanes/shared-discovery.ts';
 import type { ReaderConfig } from './options.ts';
 import type { Source } from './source.ts';
+import { lockStateDir } from './state-lock.ts';
 
 export type { ReaderConfig } from './options.ts';
 export type { LaneSink, LaneSpec } from './lanes/lane.ts';
@@ -36,7 +37,9 @@ export interface ReaderDeps {
  * ack → that sink's checkpoint → retention once every sink is done with a file. A sink that is
  * down holds only its own lane; the others go on. On abort every lane finishes its in-flight
  * batch, its sink is flushed and closed and its checkpoint saved; then the promise resolves.
- * It rejects when every lane failed for good (with one lane: when it did).
+ * It rejects when every lane failed for good (with one lane: when it did). It first takes the
+ * state dir's lock: another reader on it, or a state dir that is not writable, rejects at once
+ * (`ERR_STATE_LOCKED`, `ERR_STATE_DIR_NOT_WRITABLE`) before anything is read.
  *
  * @example
  * ```ts
@@ -50,6 +53,16 @@ export async function runReader(
   deps: ReaderDeps,
   signal: AbortSignal,
 ): Promise<void> {
+  // One reader per state dir: a second one would deliver everything again.
+  const lock = await lockStateDir(config.stateDir);
+  try {
+    await runLocked(config, deps, signal);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function runLocked(config: ReaderConfig, deps: ReaderDeps, signal: AbortSignal) {
   const { telemetry } = deps;
   const { log, metrics } = telemetry;
   const single = deps.sink;
@@ -61,7 +74,7 @@ export async function runReader(
     specs.map((s) => s.name),
     log,
   );
-  const deadLetter = createDeadLetter(config.stateDir);
+  const deadLetter = createDeadLetter(config.stateDir, { telemetry });
   const several = specs.length > 1;
   const diskExport = deps.diskExport !== false;
   const coordinator = several
@@ -125,7 +138,7 @@ export async function runReader(
         },
         signal,
       ).catch((err: unknown) => {
-        if (several) {
+        if (several && !quietFailure(err)) {
           log.error(
             { sink: spec.name, err: (err as Error).message },
             'sink stopped for good; the other sinks go on (its checkpoint holds its runs)',

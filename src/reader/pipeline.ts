@@ -1,7 +1,18 @@
+import type { DeadLetter } from '../dead-letter.ts';
 import type { Delivery, Sink, WriteHint } from '../sinks/sink.ts';
-import type { Telemetry } from '../telemetry/index.ts';
+import { InvalidCode, type Telemetry } from '../telemetry/index.ts';
 import type { CheckpointStore } from './checkpoint.ts';
+import { reportInvalid } from './invalid.ts';
 import type { Deliver } from './source.ts';
+
+/**
+ * The filter stage: returns the records to send. A record it cannot transform is handed to
+ * `reject` (when given) instead of failing the batch.
+ */
+export type FilterStage = (
+  batch: readonly Delivery[],
+  reject?: (d: Delivery, err: unknown) => void,
+) => Delivery[];
 
 /**
  * The one-way path every batch takes: filter → sink (resolved = ack) → checkpoint set and
@@ -12,6 +23,10 @@ import type { Deliver } from './source.ts';
  * each only after its own batch and every earlier one are acknowledged. A failure is sticky:
  * no later checkpoint is applied. So a crash repeats at most the batches in flight.
  *
+ * A record the filter cannot transform (a redaction that cannot re-encode it) is that record's
+ * failure: it goes to the dead letter (`deadLetter`) and the rest of the batch goes on. While
+ * the dead letter cannot be written, writes wait (retrying) until `signal` aborts.
+ *
  * @example
  * ```ts
  * const deliver = createPipeline({ sink, store, filter: (b) => b, telemetry });
@@ -21,8 +36,10 @@ import type { Deliver } from './source.ts';
 export function createPipeline(opts: {
   sink: Sink;
   store: CheckpointStore;
-  filter: (batch: readonly Delivery[]) => Delivery[];
+  filter: FilterStage;
   telemetry: Telemetry;
+  deadLetter?: DeadLetter;
+  signal?: AbortSignal;
 }): Deliver {
   const { sink, store, filter } = opts;
   const { metrics } = opts.telemetry;
@@ -43,9 +60,12 @@ export function createPipeline(opts: {
 
   const deliver = (batch: readonly Delivery[], after: Parameters<Deliver>[1], hint?: WriteHint) => {
     // Admission (in call order, once there is room) ends when the write has started.
-    const begun = admitted.then(room).then(() => {
+    const begun = admitted.then(room).then(async () => {
       inFlight += 1;
-      const kept = filter(batch);
+      const rejected: [Delivery, unknown][] = [];
+      const kept = filter(batch, opts.deadLetter && ((d, err) => rejected.push([d, err])));
+      // Set aside before the batch is written, so that its ack implies theirs.
+      for (const [d, err] of rejected) await setAside(d, err);
       if (kept.length === 0) return { written: Promise.resolve() };
       const stop = metrics.batchDeliverySeconds.startTimer({ sink: sink.name });
       // Each sink counts what it delivered (gk_export_records_delivered_total{sink}).
@@ -70,6 +90,27 @@ export function createPipeline(opts: {
     return turn;
   };
   return Object.assign(deliver, { window });
+
+  async function setAside(d: Delivery, err: unknown): Promise<void> {
+    let bytes: Buffer;
+    try {
+      bytes = d.bytes ?? Buffer.from(d.raw);
+    } catch {
+      bytes = Buffer.alloc(0);
+    }
+    await reportInvalid(
+      { telemetry: opts.telemetry, deadLetter: opts.deadLetter! },
+      {
+        file: `${d.channel}/${d.run}`,
+        line: d.line,
+        code: InvalidCode.TransformFailed,
+        reason: `transform failed: ${(err as Error).message}`,
+        bytes,
+        stage: 'transform',
+      },
+      { signal: opts.signal ?? new AbortController().signal },
+    );
+  }
 
   async function checkpoint(after: Parameters<Deliver>[1]): Promise<void> {
     store.set(after);

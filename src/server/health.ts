@@ -11,7 +11,8 @@ export interface Readiness {
 
 /**
  * Readiness of the reader: the root is readable (or not there yet, which is normal before
- * the first audit), the state dir writable, and no sink stopped on a permanent error.
+ * the first audit), the state dir writable, no sink stopped on a permanent error, and no
+ * record held up because the dead-letter file cannot be written.
  *
  * @example
  * ```ts
@@ -38,6 +39,12 @@ export function readinessCheck(opts: { root: string; stateDir: string; metrics: 
     );
     for (const f of failing)
       reasons.push(`sink ${String(f.labels.sink)} stopped on a permanent error`);
+    const blocked = (await opts.metrics.deadLetterBlocked.get()).values[0]?.value ?? 0;
+    if (blocked > 0) {
+      reasons.push(
+        `dead-letter file cannot be written: ${blocked} record(s) wait to be set aside, delivery stops there`,
+      );
+    }
     return { ready: reasons.length === 0, reasons };
   };
 }

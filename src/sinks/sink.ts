@@ -63,6 +63,11 @@ export interface Sink {
   readonly window?: number;
   /** Sends whatever a `more` hint left held, now (the caller is about to wait). */
   flush?(): void;
+  /**
+   * Rejects every write not yet acknowledged, at once, and every later one (the shutdown grace
+   * period passed): the records are not acknowledged, so they are delivered after a restart.
+   */
+  giveUp?(): void;
   /** Flushes and releases everything; idempotent. */
   close(): Promise<void>;
 }

@@ -13,6 +13,7 @@ export const InvalidCode = {
   Symlink: 'symlink',
   Unreadable: 'unreadable',
   InvalidName: 'invalid_name',
+  TransformFailed: 'transform_failed',
 } as const;
 export type InvalidCode = (typeof InvalidCode)[keyof typeof InvalidCode];
 
@@ -59,6 +60,22 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       name: 'gk_export_records_dead_lettered_total',
       help: 'Lines or records written to the dead-letter file, by stage (and sink, for records a sink did not take)',
       labelNames: ['stage', 'sink'] as const,
+      registers,
+    }),
+    deadLetterBlocked: new Gauge({
+      name: 'gk_export_dead_letter_blocked',
+      help: 'Records waiting to be set aside because the dead-letter file cannot be written (delivery stops at each)',
+      registers,
+    }),
+    deadLetterWriteFailures: new Counter({
+      name: 'gk_export_dead_letter_write_failures_total',
+      help: 'Failed attempts to write the dead-letter file',
+      registers,
+    }),
+    deleteFailures: new Counter({
+      name: 'gk_export_file_delete_failures_total',
+      help: 'Failed attempts to delete a delivered file, by reason (retention, admission_consumed)',
+      labelNames: ['reason'] as const,
       registers,
     }),
     lostBytes: new Counter({

@@ -195,6 +195,7 @@ export function withChangesOnly(
     },
     flush: () => inner.flush?.(),
     interrupt: () => inner.interrupt?.(),
+    giveUp: () => inner.giveUp?.(),
     close() {
       closed ??= inner.close().finally(() => {
         for (const ch of channels.values()) ch.state.close();

@@ -1,13 +1,13 @@
 import type { DeadLetter } from '../../dead-letter.ts';
 import { isGkExportError } from '../../errors.ts';
-import type { Delivery, Sink } from '../../sinks/sink.ts';
+import type { Sink } from '../../sinks/sink.ts';
 import type { Telemetry } from '../../telemetry/index.ts';
 import type { CheckpointStore } from '../checkpoint.ts';
 import type { DiscoveryOptions, Discovery } from '../discovery.ts';
 import { createDiskSource } from '../disk-source.ts';
 import { createRecordFilter, type FilterConfig } from '../filters.ts';
 import type { ReaderConfig } from '../options.ts';
-import { createPipeline } from '../pipeline.ts';
+import { createPipeline, type FilterStage } from '../pipeline.ts';
 import type { Source } from '../source.ts';
 import type { LaneCoordinator, MaxLag } from './coordinator.ts';
 import { releaseRuns } from './release.ts';
@@ -85,7 +85,14 @@ export async function runLane(
             if (releasing.length > 0) stop();
           }, config.intervalMs)
         : undefined;
-    const deliver = createPipeline({ sink, store, filter, telemetry });
+    const deliver = createPipeline({
+      sink,
+      store,
+      filter,
+      telemetry,
+      deadLetter,
+      signal: lane.signal,
+    });
     const sources: Source[] = [];
     if (ctx.diskExport) {
       sources.push(
@@ -107,7 +114,8 @@ export async function runLane(
       sources.map((s) =>
         s.run(deliver, lane.signal).catch((err: unknown) => {
           failure ??= err;
-          if (!lane.signal.aborted) {
+          // A sink that was stopped or lost its stdout: the command says so in one line.
+          if (!lane.signal.aborted && !quietFailure(err)) {
             log.error({ source: s.name, err: (err as Error).message }, 'source stopped');
           }
           // A source that fails for good stops the lane: its other sources stop too.
@@ -119,7 +127,9 @@ export async function runLane(
     signal.removeEventListener('abort', stop);
     await sink.close();
     await store.flush();
-    const interrupted = isGkExportError(failure, 'ERR_SINK_INTERRUPTED');
+    const interrupted =
+      isGkExportError(failure, 'ERR_SINK_INTERRUPTED') ||
+      isGkExportError(failure, 'ERR_DEAD_LETTER_INTERRUPTED');
     if (releasing.length > 0 && !signal.aborted && (failure === undefined || interrupted)) {
       await releaseRuns(releasing, {
         root: config.root,
@@ -144,14 +154,23 @@ export async function runLane(
   }
 }
 
+/** Failures the command reports itself, in one line (no `source stopped` ERROR). */
+const QUIET_FAILURES: ReadonlySet<string> = new Set([
+  'ERR_SINK_INTERRUPTED',
+  'ERR_DEAD_LETTER_INTERRUPTED',
+  'ERR_STDOUT_CLOSED',
+  'ERR_STDOUT_WRITE',
+]);
+
+/** True for a failure the `read` command reports itself. */
+export function quietFailure(err: unknown): boolean {
+  return isGkExportError(err) && QUIET_FAILURES.has(err.code);
+}
+
 /** The reader-wide filters, then the sink's route (each counting what it drops). */
-function laneFilter(
-  reader: FilterConfig,
-  spec: LaneSpec,
-  telemetry: Telemetry,
-): (batch: readonly Delivery[]) => Delivery[] {
+function laneFilter(reader: FilterConfig, spec: LaneSpec, telemetry: Telemetry): FilterStage {
   const all = createRecordFilter(reader, telemetry.metrics);
   if (!spec.route) return all;
   const route = createRecordFilter(spec.route, telemetry.metrics, spec.name);
-  return (batch) => route(all(batch));
+  return (batch, reject) => route(all(batch, reject), reject);
 }

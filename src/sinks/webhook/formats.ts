@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isRawJsonNumber } from '../../protocol/json-numbers.ts';
 import type { Delivery } from '../sink.ts';
 
 /** Body formats the webhook sink speaks. */
@@ -85,6 +86,13 @@ function severity(action: string | undefined): { number: number; text: string } 
 /** A JSON value as an OTLP AnyValue. */
 function anyValue(v: unknown): Record<string, unknown> {
   if (typeof v === 'string') return { stringValue: v };
+  if (isRawJsonNumber(v)) {
+    // A number a float64 cannot hold: an int64 stays exact as intValue, else its text is kept.
+    const t = v.rawJSON;
+    return /^-?\d+$/.test(t) && BigInt(t) >= -(2n ** 63n) && BigInt(t) < 2n ** 63n
+      ? { intValue: t }
+      : { stringValue: t };
+  }
   if (typeof v === 'boolean') return { boolValue: v };
   if (typeof v === 'number')
     return Number.isInteger(v) ? { intValue: String(v) } : { doubleValue: v };

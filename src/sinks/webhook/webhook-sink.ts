@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import type { DeadLetter } from '../../dead-letter.ts';
-import { GkExportError } from '../../errors.ts';
+import { GkExportError, isGkExportError } from '../../errors.ts';
 import type { Telemetry } from '../../telemetry/index.ts';
 import type { Delivery, Sink } from '../sink.ts';
 import { authHeaders } from './auth.ts';
@@ -39,7 +39,7 @@ export interface WebhookDeps {
 export function createWebhookSink(
   config: WebhookConfig,
   deps: WebhookDeps,
-): Sink & { interrupt(): void } {
+): Sink & { interrupt(): void; giveUp(): void } {
   const { log, metrics } = deps.telemetry;
   const name = deps.name ?? 'webhook';
   metrics.sinkUp.set({ sink: name }, 1);
@@ -57,6 +57,8 @@ export function createWebhookSink(
     return u;
   };
   let interrupted = false;
+  /** Aborted by `interrupt()`: ends the wait for a dead-letter file that cannot be written. */
+  const halt = new AbortController();
   let wake: (() => void) | undefined;
   let closed: Promise<void> | undefined;
 
@@ -79,7 +81,6 @@ export function createWebhookSink(
     reason: string,
     body = '',
   ) {
-    metrics.deadLettered.inc({ stage: 'sink', sink: name }, records.length);
     log.error(
       {
         sink: name,
@@ -91,15 +92,28 @@ export function createWebhookSink(
       },
       'receiver refused the request for good: records set aside in the dead-letter file',
     );
-    await deps.deadLetter.batch({
-      sink: name,
-      code: status ? `http_${status}` : 'permanent',
-      reason,
-      status,
-      responseExcerpt: body,
-      keys: records.map((d) => d.key),
-      lines: records.map((d) => d.raw),
-    });
+    // Acknowledged only once set aside: while the dead-letter file cannot be written, the
+    // sink waits here (retrying) and nothing after these records is acknowledged either.
+    try {
+      await deps.deadLetter.batch(
+        {
+          sink: name,
+          code: status ? `http_${status}` : 'permanent',
+          reason,
+          status,
+          responseExcerpt: body,
+          keys: records.map((d) => d.key),
+          lines: records.map((d) => d.raw),
+        },
+        { signal: halt.signal },
+      );
+    } catch (err) {
+      if (isGkExportError(err, 'ERR_DEAD_LETTER_INTERRUPTED')) {
+        throw interruptedError('stopped while the dead-letter file could not be written');
+      }
+      throw err;
+    }
+    metrics.deadLettered.inc({ stage: 'sink', sink: name }, records.length);
     if (config.onPermanentError === 'stop') {
       metrics.sinkPermanentFailure.set({ sink: name }, 1);
       metrics.sinkUp.set({ sink: name }, 0);
@@ -214,6 +228,8 @@ export function createWebhookSink(
   let tail: Request | undefined;
   let tailTimer: NodeJS.Timeout | undefined;
   const queue: Request[] = [];
+  /** Requests being sent (for `giveUp`). */
+  const sending = new Set<Request>();
   let active = 0;
   let failure: unknown;
 
@@ -234,6 +250,7 @@ export function createWebhookSink(
         continue;
       }
       active += 1;
+      sending.add(req);
       send(req.records)
         .then(req.resolve, (err: unknown) => {
           // Nothing after a request given up on is sent (the reader stops or restarts there).
@@ -241,10 +258,18 @@ export function createWebhookSink(
           req.reject(err);
         })
         .finally(() => {
+          sending.delete(req);
           active -= 1;
           dispatch();
         });
     }
+  }
+
+  function interrupt(): void {
+    interrupted = true;
+    halt.abort();
+    wake?.();
+    leave();
   }
 
   return {
@@ -271,10 +296,14 @@ export function createWebhookSink(
       return Promise.all(acks).then(() => undefined);
     },
     flush: leave,
-    interrupt() {
-      interrupted = true;
-      wake?.();
-      leave();
+    interrupt,
+    giveUp() {
+      interrupt();
+      // A request still waiting for its answer is not acknowledged (its answer may come).
+      const err = interruptedError('gave up a request in flight: the shutdown grace period passed');
+      failure ??= err;
+      for (const req of sending) req.reject(err);
+      dispatch();
     },
     close() {
       clearTimeout(tailTimer);
