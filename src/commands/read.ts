@@ -266,8 +266,11 @@ async function runWithConnection(
     kubeconfigPath: opts.kubeconfig as string | undefined,
     telemetry,
   };
+  // Set by a flag, the environment or the config file (an empty ROOT_PATH counts as unset).
   const fromFlags = (key: string) =>
-    cmd.getOptionValueSource(key) !== 'default' && cmd.getOptionValueSource(key) !== undefined;
+    cmd.getOptionValueSource(key) !== 'default' &&
+    cmd.getOptionValueSource(key) !== undefined &&
+    cmd.getOptionValue(key) !== '';
   const apply = (s: ConnectionSettings | undefined): ReaderConfig => {
     if (!s) return base;
     const root = s.root && !fromFlags('root') ? s.root : base.root;
