@@ -1,5 +1,5 @@
 import { closeSync, fsyncSync, openSync, renameSync, writeFileSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsyncDirSync } from '../durable-fs.ts';
 import { GkExportError, errnoCode } from '../errors.ts';
@@ -39,7 +39,8 @@ export function checkpointKey(e: Pick<CheckpointEntry, 'source' | 'channel' | 'r
 /**
  * A versioned JSON checkpoint file in the state dir, written atomically (temp file, fsync,
  * rename, directory fsync) and only when something changed. Callers advance an entry only
- * after the sinks acknowledged the lines it covers. `file` names it (default `checkpoints.json`).
+ * after the sinks acknowledged the lines it covers. `file` names it (default `checkpoints.json`);
+ * with `create`, the first flush writes it even while it holds nothing.
  *
  * @example
  * ```ts
@@ -48,13 +49,22 @@ export function checkpointKey(e: Pick<CheckpointEntry, 'source' | 'channel' | 'r
  * await store.flush();
  * ```
  */
-export async function openCheckpointStore(dir: string, opts: { file?: string } = {}) {
+export async function openCheckpointStore(
+  dir: string,
+  opts: { file?: string; create?: boolean } = {},
+) {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const FILE = opts.file ?? CHECKPOINT_FILE;
   const TMP = `${FILE}.tmp`;
   const entries = new Map<string, CheckpointEntry>();
   for (const e of await loadEntries(dir, FILE)) entries.set(checkpointKey(e), e);
-  let dirty = false;
+  // `create`: the next flush writes the file even when it holds nothing yet.
+  let dirty =
+    opts.create === true &&
+    !(await access(join(dir, FILE)).then(
+      () => true,
+      () => false,
+    ));
   let writing: Promise<void> = Promise.resolve();
 
   async function write(): Promise<void> {

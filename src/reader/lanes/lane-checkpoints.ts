@@ -58,7 +58,8 @@ export async function openLaneStores(
     const file = `${name}.json`;
     const fresh =
       !(await exists(join(laneDir, file))) && !(await exists(join(laneDir, `${file}.tmp`)));
-    const store = await openCheckpointStore(laneDir, { file });
+    // Created at once, so that the state dir lists every sink (`inspect`).
+    const store = await openCheckpointStore(laneDir, { file, create: true });
     if (fresh && hasLegacy) {
       await copyInto(store, await openCheckpointStore(stateDir));
       log.info(
@@ -66,6 +67,7 @@ export async function openLaneStores(
         'checkpoint taken over from the shared checkpoints.json',
       );
     }
+    await store.flush();
     stores.push(store);
   }
   if (hasLegacy) {

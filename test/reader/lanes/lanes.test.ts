@@ -2,6 +2,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FilterConfig } from '../../../src/reader/filters.ts';
+import { inspectRoot } from '../../../src/reader/inspect.ts';
 import { heldSink, startLanes, takingSink } from '../../helpers/lanes.ts';
 import { metricValue } from '../../helpers/reader.ts';
 import { runFiles, writeNamespacedRun } from '../../helpers/routing.ts';
@@ -85,6 +86,11 @@ describe('reader lanes (one per sink)', () => {
       'the lag of the sink that is down',
     );
     expect(await runFiles(root, 'c')).toHaveLength(3);
+    // inspect shows each sink's progress, and the least of them.
+    const runs = await inspectRoot(root, state);
+    expect(runs.map((x) => [x.deliveredPct, x.deliveredPctBySink])).toEqual(
+      Array(3).fill([0, { down: 0, up: 100 }]),
+    );
     down.release();
     await waitFor(() => down.violations().length === 60, 'the sink that was down');
     await waitFor(async () => (await runFiles(root, 'c')).length === 0, 'retention');
