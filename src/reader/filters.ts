@@ -2,6 +2,7 @@ import { encodeExportMsg } from '../protocol/encode.ts';
 import { EXPORT_MSG_FIELDS, type ExportMsg, type ExportMsgField } from '../protocol/record.ts';
 import type { Delivery } from '../sinks/sink.ts';
 import type { Metrics } from '../telemetry/index.ts';
+import { topLevelStrings } from './top-level-fields.ts';
 
 /** Record selection and redaction, applied before the sinks. Empty lists select everything. */
 export interface FilterConfig {
@@ -45,7 +46,8 @@ export const DROPPABLE_FIELDS: readonly ExportMsgField[] = EXPORT_MSG_FIELDS.fil
   (f) => f !== 'id',
 );
 
-type Check = { readonly label: string; readonly test: (m: ExportMsg) => boolean };
+type Check = { readonly label: string; readonly test: (get: Field) => boolean };
+type Field = (f: ExportMsgField) => string;
 
 /**
  * Builds the filter stage: keeps the records every configured selector accepts (markers always
@@ -62,16 +64,24 @@ type Check = { readonly label: string; readonly test: (m: ExportMsg) => boolean 
  */
 export function createRecordFilter(cfg: FilterConfig, metrics: Metrics, sink?: string) {
   const checks: Check[] = [];
-  const add = (label: string, values: readonly string[], get: (m: ExportMsg) => unknown) => {
+  const fields: ExportMsgField[] = [];
+  const add = (label: string, values: readonly string[], field: ExportMsgField) => {
     if (values.length === 0) return;
     const match = globMatcher(values);
-    checks.push({ label, test: (m) => match(String(get(m) ?? '')) });
+    fields.push(field);
+    checks.push({ label, test: (get) => match(get(field)) });
   };
-  add('event_type', cfg.eventTypes, (m) => m.eventType);
-  add('enforcement_action', cfg.enforcementActions, (m) => m.enforcementAction);
-  add('constraint_kind', cfg.constraintKinds, (m) => m.kind);
-  add('constraint_name', cfg.constraintNames ?? [], (m) => m.name);
-  add('namespace', cfg.namespaces, (m) => m.resourceNamespace);
+  add('event_type', cfg.eventTypes, 'eventType');
+  add('enforcement_action', cfg.enforcementActions, 'enforcementAction');
+  add('constraint_kind', cfg.constraintKinds, 'kind');
+  add('constraint_name', cfg.constraintNames ?? [], 'name');
+  add('namespace', cfg.namespaces, 'resourceNamespace');
+  /** The record's selected fields: scanned from its line, else from the parsed record. */
+  const fieldsOf = (d: Delivery): Field => {
+    const scanned = topLevelStrings(d.raw, fields);
+    if (scanned) return (f) => scanned.get(f) ?? '';
+    return (f) => String(d.msg[f] ?? '');
+  };
   const drop = cfg.dropFields;
 
   function redact(d: Delivery): Delivery {
@@ -98,8 +108,9 @@ export function createRecordFilter(cfg: FilterConfig, metrics: Metrics, sink?: s
     const out: Delivery[] = [];
     for (const d of batch) {
       try {
-        if (!d.marker) {
-          const failed = checks.find((c) => !c.test(d.msg));
+        if (!d.marker && checks.length > 0) {
+          const get = fieldsOf(d);
+          const failed = checks.find((c) => !c.test(get));
           if (failed) {
             metrics.filtered.inc(sink ? { filter: failed.label, sink } : { filter: failed.label });
             continue;
