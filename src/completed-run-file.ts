@@ -1,10 +1,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fsyncDirSync } from './durable-fs.ts';
-import { errnoCode, GkExportError } from './errors.ts';
-
-/** Error code of an unreadable state file. */
-export type CompletedRunErrorCode = 'ERR_RUN_STATE_CORRUPT';
+import { errnoCode, GkExportError, type CompletedRunErrorCode } from './errors.ts';
 
 /** A channel's last completed run, as an output stage saw it: name and completion line. */
 export interface CompletedRun {

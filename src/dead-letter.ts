@@ -1,10 +1,7 @@
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GkExportError } from './errors.ts';
+import { GkExportError, type DeadLetterErrorCode } from './errors.ts';
 import type { Telemetry } from './telemetry/index.ts';
-
-/** Error codes of the dead letter. */
-export type DeadLetterErrorCode = 'ERR_DEAD_LETTER_WRITE' | 'ERR_DEAD_LETTER_INTERRUPTED';
 
 /** A bad line set aside: where it was, why, and its bytes. */
 export interface DeadLine {

@@ -1,7 +1,7 @@
 import type { Command, Option } from 'commander';
 import { isSeq } from 'yaml';
-import { parseBool } from '../bool-option.ts';
-import { parseByteSize } from '../byte-size.ts';
+import { parseBool } from '../config/commander.ts';
+import { parseByteSize } from '../config/byte-size.ts';
 import { readYamlFile, type YamlFile, type YamlValue } from '../config/yaml-file.ts';
 import { isGkExportError } from '../errors.ts';
 import type { MaxLag } from '../reader/lanes/coordinator.ts';

@@ -121,7 +121,7 @@ export function lanesOf(
       });
     }
     if (!spec.changesOnly) return sink;
-    const { withChangesOnly } = await import('../reader/changes-only/changes-only.ts');
+    const { withChangesOnly } = await import('../sinks/changes-only/changes-only.ts');
     return withChangesOnly(sink, { stateDir, scope: spec.name, telemetry });
   }
 }

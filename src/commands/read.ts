@@ -1,21 +1,17 @@
-import { InvalidArgumentError, Option, type Command } from 'commander';
-import { dirname, join } from 'node:path';
-import { boolOption } from '../bool-option.ts';
+import { Option, type Command } from 'commander';
+import { boolOption, listSetting, setting } from '../config/commander.ts';
+import { formatDuration, parseDuration } from '../config/duration.ts';
+import { DEFAULTS, defaultStateDir } from '../config/defaults.ts';
+import { oneOf } from '../config/parsers.ts';
 import type { ConnectionSettings } from '../kube/connection.ts';
 import { apiserverAuditOptions, resolveSources } from '../reader/apiserver-audit/options.ts';
 import { createApiserverAuditSource } from '../reader/apiserver-audit/source.ts';
-import { changesOnlyOptions } from '../reader/changes-only/options.ts';
+import { changesOnlyOptions } from '../sinks/changes-only/options.ts';
 import { openReportsOptions } from '../sinks/openreports/options.ts';
 import { webhookOptions } from '../sinks/webhook/options.ts';
 import { isGkExportError } from '../errors.ts';
-import { parseDuration } from '../duration.ts';
 import { runReader, type LaneSink } from '../reader/index.ts';
-import {
-  optionParser,
-  readerOptions,
-  resolveReaderConfig,
-  type ReaderConfig,
-} from '../reader/options.ts';
+import { readerOptions, resolveReaderConfig, type ReaderConfig } from '../reader/options.ts';
 import {
   lanesOf,
   shownSink,
@@ -42,16 +38,12 @@ export function registerRead(program: Command): void {
     .description('follow the export volume and deliver every violation (the sidecar)');
   for (const o of readerOptions()) cmd.addOption(o);
   cmd.addOption(
-    new Option('--sink <sink>', 'where records go: stdout, webhook, openreports (repeatable)')
-      .env('GK_EXPORT_SINK')
-      .argParser((v: string, prev: string[] | undefined) => {
-        const items = v.split(',').map((s) => s.trim());
-        for (const i of items) {
-          if (i !== 'stdout' && i !== 'webhook' && i !== 'openreports')
-            throw new InvalidArgumentError('allowed: stdout, webhook, openreports');
-        }
-        return [...new Set([...(prev ?? []), ...items])];
-      }),
+    listSetting('--sink <sink>', 'where records go: stdout, webhook, openreports (repeatable)', {
+      env: 'GK_EXPORT_SINK',
+      item: oneOf(['stdout', 'webhook', 'openreports'] as const),
+      unique: true,
+      nonEmpty: true,
+    }),
   );
   for (const o of webhookOptions()) cmd.addOption(o);
   for (const o of openReportsOptions()) cmd.addOption(o);
@@ -76,13 +68,16 @@ export function registerRead(program: Command): void {
     ).env('KUBECONFIG'),
   );
   cmd.addOption(
-    new Option(
+    setting(
       '--shutdown-grace <duration>',
       'after SIGTERM, how long the batch in flight may take before it is given up (resent after restart)',
-    )
-      .env('GK_EXPORT_SHUTDOWN_GRACE')
-      .default(20_000, '20s')
-      .argParser(optionParser(parseDuration)),
+      {
+        env: 'GK_EXPORT_SHUTDOWN_GRACE',
+        parse: parseDuration,
+        default: DEFAULTS.reader.shutdownGraceMs,
+        show: formatDuration,
+      },
+    ),
   );
   cmd.addOption(
     new Option(
@@ -107,7 +102,11 @@ export function registerRead(program: Command): void {
       config = resolveReaderConfig(opts);
       specs = fromFile
         ? fromFile(config)
-        : sinksFromFlags((opts.sink as SinkType[] | undefined) ?? ['stdout'], opts, config);
+        : sinksFromFlags(
+            (opts.sink as SinkType[] | undefined) ?? [...DEFAULTS.reader.sinks],
+            opts,
+            config,
+          );
       selected = resolveSources(opts);
     } catch (err) {
       if (!isGkExportError(err)) throw err;
@@ -116,7 +115,7 @@ export function registerRead(program: Command): void {
       return;
     }
     const opts = cmd.opts<Record<string, unknown>>();
-    const graceMs = Number(opts.shutdownGrace ?? 20_000);
+    const graceMs = Number(opts.shutdownGrace ?? DEFAULTS.reader.shutdownGraceMs);
     if (opts.checkConfig) {
       const webhook = specs.find((s) => s.type === 'webhook');
       const openreports = specs.find((s) => s.type === 'openreports');
@@ -277,7 +276,7 @@ async function runWithConnection(
     return {
       ...base,
       root,
-      stateDir: fromFlags('stateDir') ? base.stateDir : join(dirname(root), '.gk-export-state'),
+      stateDir: fromFlags('stateDir') ? base.stateDir : defaultStateDir(root),
       maxAuditResults:
         s.maxAuditResults !== undefined && !fromFlags('maxAuditResults')
           ? s.maxAuditResults

@@ -1,18 +1,14 @@
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import split2 from 'split2';
-import { boolOption } from '../bool-option.ts';
-import { parseByteSize } from '../byte-size.ts';
+import { formatByteSize, parseByteSize } from '../config/byte-size.ts';
+import { boolOption, setting } from '../config/commander.ts';
+import { DEFAULTS } from '../config/defaults.ts';
+import { integer } from '../config/parsers.ts';
 import { isGkExportError } from '../errors.ts';
 import { auditIdFor } from '../protocol/names.ts';
 import { validateExportMsg } from '../protocol/validate.ts';
-import { DEFAULT_ROOT, optionParser } from '../reader/options.ts';
 import { createDiskWriter } from '../writer/index.ts';
 import { writeAdmission } from './write-admission.ts';
-
-function maxResults(v: string): number {
-  if (!/^[0-5]$/.test(v)) throw new InvalidArgumentError('use a whole number from 0 to 5');
-  return Number(v);
-}
 
 /** Why a stdin line cannot be written, or undefined when it can. */
 export function lineProblem(text: string): string | undefined {
@@ -49,20 +45,27 @@ export function registerWrite(program: Command): void {
   program
     .command('write')
     .description('write ExportMsg JSON lines from stdin as one complete audit run')
-    .addOption(new Option('--root <dir>', 'export root').env('ROOT_PATH').default(DEFAULT_ROOT))
     .addOption(
-      new Option('--channel <name>', 'channel (directory) to write to').default('audit-channel'),
-    )
-    .addOption(new Option('--audit-id <id>', 'audit ID (RFC 3339 UTC; default: now)'))
-    .addOption(
-      new Option('--max-audit-results <n>', 'completed runs kept in the channel (0..5)')
-        .default(3)
-        .argParser(maxResults),
+      setting('--root <dir>', 'export root', { env: 'ROOT_PATH', default: DEFAULTS.volume.root }),
     )
     .addOption(
-      new Option('--max-record-bytes <size>', 'longest line accepted; a longer one aborts the run')
-        .default(2 * 1024 * 1024, '2MiB')
-        .argParser(optionParser(parseByteSize)),
+      setting('--channel <name>', 'channel (directory) to write to', {
+        default: DEFAULTS.volume.channel,
+      }),
+    )
+    .addOption(setting('--audit-id <id>', 'audit ID (RFC 3339 UTC; default: now)', {}))
+    .addOption(
+      setting('--max-audit-results <n>', 'completed runs kept in the channel (0..5)', {
+        parse: integer(0, 5),
+        default: DEFAULTS.volume.maxAuditResults,
+      }),
+    )
+    .addOption(
+      setting('--max-record-bytes <size>', 'longest line accepted; a longer one aborts the run', {
+        parse: parseByteSize,
+        default: DEFAULTS.volume.maxRecordBytes,
+        show: formatByteSize,
+      }),
     )
     .addOption(boolOption('--skip-invalid', 'skip and count bad lines instead of aborting the run'))
     .addOption(

@@ -1,10 +1,7 @@
-import { GkExportError } from '../errors.ts';
+import { GkExportError, type EncodeErrorCode } from '../errors.ts';
 import { isRawJsonNumber } from './json-numbers.ts';
 import { EXPORT_MSG_FIELD_TYPES, EXPORT_MSG_FIELDS } from './record.ts';
 import type { ExportMsg, FieldType } from './record.ts';
-
-/** Error codes of the encoder. */
-export type EncodeErrorCode = 'ERR_UNSUPPORTED_VALUE';
 
 const HTML = /[<>&\u2028\u2029]/;
 const HTML_ALL = /[<>&\u2028\u2029]/g;

@@ -22,7 +22,7 @@ export {
   type FieldType,
 } from './record.ts';
 export { validateExportMsg, type FieldError, type ValidationResult } from './validate.ts';
-export { encodeExportMsg, type EncodeErrorCode } from './encode.ts';
+export { encodeExportMsg } from './encode.ts';
 export {
   AUDIT_COMPLETED,
   AUDIT_STARTED,
@@ -35,6 +35,11 @@ export {
   openRunFile,
   runNameForAuditId,
   type ClassifiedName,
-  type NameErrorCode,
 } from './names.ts';
-export { GkExportError, isGkExportError } from '../errors.ts';
+export {
+  GkExportError,
+  isGkExportError,
+  type EncodeErrorCode,
+  type ErrorCode,
+  type NameErrorCode,
+} from '../errors.ts';

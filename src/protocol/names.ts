@@ -1,7 +1,4 @@
-import { GkExportError } from '../errors.ts';
-
-/** Error codes of this module. */
-export type NameErrorCode = 'ERR_INVALID_NAME' | 'ERR_INVALID_AUDIT_ID';
+import { GkExportError, type NameErrorCode } from '../errors.ts';
 
 /** The state a file on the export volume is in, derived from its name alone (DESIGN §1). */
 export const FileState = {

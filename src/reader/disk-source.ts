@@ -3,10 +3,14 @@ import type { DeadLetter } from '../dead-letter.ts';
 import { isGkExportError } from '../errors.ts';
 import type { Delivery } from '../sinks/sink.ts';
 import { InvalidCode, type Telemetry } from '../telemetry/index.ts';
-import { checkpointKey, type CheckpointEntry, type CheckpointStore } from './checkpoint.ts';
+import {
+  checkpointKey,
+  type CheckpointEntry,
+  type CheckpointStore,
+} from '../pipeline/checkpoint.ts';
 import { decodeLines } from './decode-line.ts';
 import { startDiscovery, type Discovery, type DiscoveryOptions } from './discovery.ts';
-import { reportInvalid } from './invalid.ts';
+import { reportInvalid } from '../pipeline/invalid.ts';
 import { createLineReader, type RawLine } from './line-reader.ts';
 import type { RetentionGate } from './lanes/coordinator.ts';
 import { isHeldByWriter, withExclusiveLock } from './locks.ts';
@@ -17,11 +21,9 @@ import {
   unlinkIfSame,
 } from './retention.ts';
 import { newRunState, openRunFile, runEntry, runKey, type RunState } from './run-state.ts';
+import type { ReadMode } from './options.ts';
 import { listChannels, scanChannel, type ScannedFile } from './scan.ts';
-import type { Deliver, Source } from './source.ts';
-
-/** What the disk-export source consumes. */
-export type ReadMode = 'all' | 'audit' | 'admission';
+import type { Deliver, Source } from '../pipeline/source.ts';
 
 export interface DiskSourceOptions {
   readonly root: string;

@@ -2,6 +2,7 @@ import { encodeExportMsg } from '../protocol/encode.ts';
 import { EXPORT_MSG_FIELDS, type ExportMsg, type ExportMsgField } from '../protocol/record.ts';
 import type { Delivery } from '../sinks/sink.ts';
 import type { Metrics } from '../telemetry/index.ts';
+import { ExportLine } from './decode-line.ts';
 import { topLevelStrings } from './top-level-fields.ts';
 
 /** Record selection and redaction, applied before the sinks. Empty lists select everything. */
@@ -76,9 +77,12 @@ export function createRecordFilter(cfg: FilterConfig, metrics: Metrics, sink?: s
   add('constraint_kind', cfg.constraintKinds, 'kind');
   add('constraint_name', cfg.constraintNames ?? [], 'name');
   add('namespace', cfg.namespaces, 'resourceNamespace');
-  /** The record's selected fields: scanned from its line, else from the parsed record. */
+  /**
+   * The record's selected fields: scanned from the line of a record read from a file (whose
+   * record is parsed from that line only when asked for), else from the record.
+   */
   const fieldsOf = (d: Delivery): Field => {
-    const scanned = topLevelStrings(d.raw, fields);
+    const scanned = d instanceof ExportLine ? topLevelStrings(d.raw, fields) : undefined;
     if (scanned) return (f) => scanned.get(f) ?? '';
     return (f) => String(d.msg[f] ?? '');
   };

@@ -1,13 +1,13 @@
 import { createDeadLetter } from '../dead-letter.ts';
 import type { Delivery, Sink } from '../sinks/sink.ts';
 import type { Telemetry } from '../telemetry/index.ts';
-import type { CheckpointStore } from './checkpoint.ts';
+import type { CheckpointStore } from '../pipeline/checkpoint.ts';
 import { createLaneCoordinator } from './lanes/coordinator.ts';
 import { quietFailure, runLane, type LaneSink, type LaneSpec } from './lanes/lane.ts';
 import { openLaneStores } from './lanes/lane-checkpoints.ts';
 import { createSharedDiscovery } from './lanes/shared-discovery.ts';
 import type { ReaderConfig } from './options.ts';
-import type { Source } from './source.ts';
+import type { Source } from '../pipeline/source.ts';
 import { lockStateDir } from './state-lock.ts';
 
 export type { ReaderConfig } from './options.ts';

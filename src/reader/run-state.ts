@@ -2,8 +2,8 @@ import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoCode } from '../errors.ts';
-import type { CheckpointEntry } from './checkpoint.ts';
-import { checkpointKey } from './checkpoint.ts';
+import type { CheckpointEntry } from '../pipeline/checkpoint.ts';
+import { checkpointKey } from '../pipeline/checkpoint.ts';
 import type { LineReader } from './line-reader.ts';
 import type { ScannedFile } from './scan.ts';
 

@@ -1,11 +1,8 @@
 import { constants } from 'node:fs';
 import { mkdir, open, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GkExportError, errnoCode } from '../errors.ts';
+import { GkExportError, errnoCode, type StateLockErrorCode } from '../errors.ts';
 import { tryLock, unlock } from '../protocol/flock.ts';
-
-/** Error codes of the state-dir lock. */
-export type StateLockErrorCode = 'ERR_STATE_LOCKED' | 'ERR_STATE_DIR_NOT_WRITABLE';
 
 /** The lock file in the state dir; it holds the pid of the reader that has the lock. */
 export const STATE_LOCK_FILE = 'reader.lock';

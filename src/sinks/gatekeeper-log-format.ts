@@ -2,7 +2,7 @@ import {
   formatGatekeeperLogLine,
   gatekeeperLogFields,
   type ConstraintRef,
-} from '../writer/audit-log.ts';
+} from '../protocol/gatekeeper-log.ts';
 import type { Delivery } from './sink.ts';
 import type { StdoutFormatter } from './stdout.ts';
 

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { GkExportError } from '../errors.ts';
+import { GkExportError, type StdoutErrorCode } from '../errors.ts';
 import type { Metrics } from '../telemetry/index.ts';
 import type { Delivery, Sink } from './sink.ts';
 
@@ -62,9 +62,6 @@ export function rawFormat(opts: { includeMarkers: boolean }): StdoutFormatter {
     return parts;
   };
 }
-
-/** Error codes of the stdout sink. */
-export type StdoutErrorCode = 'ERR_STDOUT_CLOSED' | 'ERR_STDOUT_WRITE' | 'ERR_SINK_INTERRUPTED';
 
 /**
  * The stdout sink: writes each batch as the formatter gives it and acknowledges once the

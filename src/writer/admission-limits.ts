@@ -1,9 +1,6 @@
-import { GkExportError } from '../errors.ts';
+import { GkExportError, type AdmissionRecordErrorCode } from '../errors.ts';
 import { encodeExportMsg } from '../protocol/encode.ts';
 import type { ExportMsg } from '../protocol/record.ts';
-
-/** Error codes of an admission record that cannot be written. */
-export type AdmissionRecordErrorCode = 'ERR_NOT_ADMISSION_RECORD' | 'ERR_RECORD_TOO_LARGE';
 
 /**
  * The bounds of one channel's admission spool. The defaults are Gatekeeper 3.24's fixed

@@ -3,12 +3,9 @@ import { constants } from 'node:fs';
 import { chmod, lstat, mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsyncDir } from '../durable-fs.ts';
-import { errnoCode, GkExportError } from '../errors.ts';
+import { errnoCode, GkExportError, type AdmissionSegmentErrorCode } from '../errors.ts';
 import { tryLock, unlock } from '../protocol/flock.ts';
 import { admissionSegmentStem } from '../protocol/names.ts';
-
-/** Error codes of opening and completing a segment. */
-export type AdmissionSegmentErrorCode = 'ERR_ADMISSION_DIR' | 'ERR_ADMISSION_SEGMENT';
 
 /** One `admission-<ts>-<hex>.open` being written, under our LOCK_EX. */
 export interface AdmissionSegment {

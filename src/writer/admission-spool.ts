@@ -1,14 +1,10 @@
 import { constants } from 'node:fs';
 import { lstat, open, readdir, rename, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errnoCode, GkExportError } from '../errors.ts';
+import { errnoCode, GkExportError, type AdmissionSpoolErrorCode } from '../errors.ts';
 import { tryLock, unlock } from '../protocol/flock.ts';
 import { ADMISSION_PREFIX } from '../protocol/names.ts';
 import type { AdmissionLimits } from './admission-limits.ts';
-
-/** Error codes of the spool's bounds. */
-export type AdmissionSpoolErrorCode =
-  'ERR_ADMISSION_SPOOL_BUSY' | 'ERR_ADMISSION_SPOOL_FULL' | 'ERR_ADMISSION_DISK_FULL';
 
 /** A completed segment as retention sees it. */
 interface ReadySegment {

@@ -11,8 +11,8 @@
  * await run.complete();
  * ```
  */
-export { createDiskWriter, type DiskWriter, type DiskWriterErrorCode } from './disk-writer.ts';
-export type { AuditRun, AuditRunErrorCode } from './audit-run.ts';
+export { createDiskWriter, type DiskWriter } from './disk-writer.ts';
+export type { AuditRun } from './audit-run.ts';
 export type { DiskWriterOptions } from './config.ts';
 export {
   createAdmissionWriter,
@@ -24,19 +24,24 @@ export {
   encodeAdmissionRecord,
   GATEKEEPER_ADMISSION_LIMITS,
   type AdmissionLimits,
-  type AdmissionRecordErrorCode,
 } from './admission-limits.ts';
-export type { AdmissionSpoolErrorCode } from './admission-spool.ts';
-export type { AdmissionSegmentErrorCode } from './admission-segment.ts';
 export { pruneCompletedRuns } from './retention.ts';
+export { createAuditLogger, type AuditLogger } from './audit-log.ts';
 export {
-  createAuditLogger,
   formatGatekeeperLogLine,
   gatekeeperLogFields,
   AuditLogEvent,
-  type AuditLogger,
   type ConstraintRef,
-} from './audit-log.ts';
+} from '../protocol/gatekeeper-log.ts';
 // What a writer's caller builds and catches, so that `gk-export/writer` alone is enough.
 export type { ExportMsg } from '../protocol/record.ts';
-export { GkExportError, isGkExportError } from '../errors.ts';
+export {
+  GkExportError,
+  isGkExportError,
+  type AdmissionRecordErrorCode,
+  type AdmissionSegmentErrorCode,
+  type AdmissionSpoolErrorCode,
+  type AuditRunErrorCode,
+  type DiskWriterErrorCode,
+  type ErrorCode,
+} from '../errors.ts';

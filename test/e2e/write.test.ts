@@ -80,7 +80,15 @@ describe('gk-export write', () => {
       async () => (await readdir(join(root, 'c')).catch(() => [])).length === 1,
       'the .txt',
     );
-    await expect(run('flock', ['-n', '-s', txt, 'true'])).rejects.toBeTruthy();
+    // The writer creates the file, then takes the lock (the contract's order): wait for both.
+    await waitFor(
+      () =>
+        run('flock', ['-n', '-s', txt, 'true']).then(
+          () => false,
+          () => true,
+        ),
+      'the writer to hold LOCK_EX on the .txt',
+    );
     child.stdin.end();
     await new Promise((r) => child.on('close', r));
     expect(await readdir(join(root, 'c'))).toEqual(['2026-01-01T00_00_00Z.log']);

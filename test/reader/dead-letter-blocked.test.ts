@@ -6,7 +6,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDeadLetter } from '../../src/dead-letter.ts';
-import { checkpointKey, openCheckpointStore } from '../../src/reader/checkpoint.ts';
+import { checkpointKey, openCheckpointStore } from '../../src/pipeline/checkpoint.ts';
 import { readinessCheck } from '../../src/server/health.ts';
 import { resolveWebhookConfig } from '../../src/sinks/webhook/options.ts';
 import { createWebhookSink } from '../../src/sinks/webhook/webhook-sink.ts';

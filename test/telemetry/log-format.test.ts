@@ -73,13 +73,14 @@ describe('--log-format on the CLI', () => {
   let tmp: Awaited<ReturnType<typeof makeTmpDir>>;
   beforeEach(async () => {
     tmp = await makeTmpDir();
-    await writeFile(join(tmp.dir, 'file'), '');
+    await mkdir(join(tmp.dir, 'state'));
+    await writeFile(join(tmp.dir, 'state', 'checkpoints.json'), 'not json');
   });
   afterEach(() => tmp.cleanup());
 
-  /** A reader that logs one FATAL line and exits 1: its state dir lies under a regular file. */
+  /** A reader that logs one FATAL line and exits 1: its checkpoint file is not JSON. */
   const failing = (...more: string[]) =>
-    readArgs(join(tmp.dir, 'topics'), join(tmp.dir, 'file', 'state'), ...more);
+    readArgs(join(tmp.dir, 'topics'), join(tmp.dir, 'state'), ...more);
 
   /** Runs the CLI with the text formatter's loading watched; returns exit code and stderr. */
   async function run(args: string[], env: NodeJS.ProcessEnv = {}) {
@@ -110,7 +111,7 @@ describe('--log-format on the CLI', () => {
     const r = await run(failing(...args), env);
     expect(r.code).toBe(1);
     expect(r.err).toContain('LOADED text-format');
-    expect(r.err).toMatch(/^\d\d:\d\d:\d\d\.\d{3}Z FATAL reader failed err="ENOTDIR: /m);
+    expect(r.err).toMatch(/^\d\d:\d\d:\d\d\.\d{3}Z FATAL reader failed err="checkpoint file /m);
     expect(r.err).not.toContain(ESC);
   });
 

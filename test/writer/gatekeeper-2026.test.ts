@@ -1,14 +1,15 @@
-import { mkdir, open, readdir, readlink, rm } from 'node:fs/promises';
+import { open, readdir, readlink, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tryLock, unlock } from '../../src/protocol/flock.ts';
 import type { ExportMsg } from '../../src/protocol/record.ts';
 import type { Delivery, Sink } from '../../src/sinks/sink.ts';
 import { createAdmissionWriter, createDiskWriter } from '../../src/writer/index.ts';
 import { removeReadySegment } from '../../src/writer/admission-spool.ts';
-import { collectingSink, metricValue, startReader } from '../helpers/reader.ts';
+import { collectingSink, metricValue } from '../helpers/reader.ts';
 import { violation } from '../helpers/runs.ts';
-import { makeTmpDir, waitFor } from '../helpers/tmp.ts';
+import { waitFor } from '../helpers/tmp.ts';
+import { useWorkspace } from '../helpers/workspace.ts';
 
 // What a third-party reader must honour on a Gatekeeper 3.24 volume, checked with our
 // writer on one side and our reader on the other.
@@ -27,39 +28,20 @@ async function isOpenHere(path: string): Promise<boolean> {
 }
 
 describe('Gatekeeper 3.24 volume, our writer and our reader', () => {
-  let tmp: Awaited<ReturnType<typeof makeTmpDir>>;
-  let root: string;
-  let state: string;
-  const stops: (() => Promise<void>)[] = [];
-  beforeEach(async () => {
-    tmp = await makeTmpDir();
-    root = join(tmp.dir, 'topics');
-    state = join(tmp.dir, 'state');
-    await mkdir(root);
-  });
-  afterEach(async () => {
-    for (const s of stops.splice(0).reverse()) await s();
-    await tmp.cleanup();
-  });
-
-  function reader(over: Parameters<typeof startReader>[2]) {
-    const r = startReader(root, state, over);
-    stops.push(r.stop);
-    return r;
-  }
+  const ws = useWorkspace();
 
   it('maxAuditResults 0: the writer deletes the run it just finished, the reader still delivers all of it', async () => {
-    const writer = createDiskWriter({ root, maxAuditResults: 0 });
-    stops.push(() => writer.close());
+    const writer = createDiskWriter({ root: ws.root, maxAuditResults: 0 });
+    ws.defer(() => writer.close());
     const c = collectingSink();
-    const r = reader({ sink: c.sink });
+    const r = ws.reader({ sink: c.sink });
     const run = await writer.startRun('audit-channel', '2026-08-01T10:00:00Z');
     for (let i = 0; i < 50; i++) await run.write(violation(run.auditId, i));
     await run.flush();
     // The reader opens a run as soon as it sees it, before the writer completes it.
     await waitFor(() => isOpenHere(run.path), 'the reader holding the open run');
     await run.complete();
-    expect(await readdir(join(root, 'audit-channel'))).toEqual([]);
+    expect(await readdir(join(ws.root, 'audit-channel'))).toEqual([]);
     await waitFor(() => c.violations().length === 50, '50 violations of the deleted run');
     expect(c.violations().map((d) => d.msg.resourceName)).toEqual(
       Array.from({ length: 50 }, (_, i) => `pod-${i}`),
@@ -82,13 +64,13 @@ describe('Gatekeeper 3.24 volume, our writer and our reader', () => {
       },
       async close() {},
     };
-    const w = createAdmissionWriter({ root, channel: 'audit-channel' });
-    stops.push(() => w.close());
+    const w = createAdmissionWriter({ root: ws.root, channel: 'audit-channel' });
+    ws.defer(() => w.close());
     await w.writeBatch([admission(1), admission(1, 1), admission(2)]);
     await w.rotate();
-    const dir = join(root, 'audit-channel');
+    const dir = join(ws.root, 'audit-channel');
     const [segment] = await readdir(dir);
-    reader({ sink, mode: 'admission' });
+    ws.reader({ sink, mode: 'admission' });
     await sent;
     // Mid-send: Gatekeeper's cleanup takes LOCK_EX|LOCK_NB, and gets it.
     const fh = await open(join(dir, segment!), 'r');
@@ -109,13 +91,13 @@ describe('Gatekeeper 3.24 volume, our writer and our reader', () => {
 
   it('a deleted Connection directory: the writer makes it again, the reader finds the new segments', async () => {
     const c = collectingSink();
-    reader({ sink: c.sink, mode: 'admission' });
-    const w = createAdmissionWriter({ root, channel: 'audit-channel', maxRecords: 2 });
-    stops.push(() => w.close());
+    ws.reader({ sink: c.sink, mode: 'admission' });
+    const w = createAdmissionWriter({ root: ws.root, channel: 'audit-channel', maxRecords: 2 });
+    ws.defer(() => w.close());
     await w.writeBatch([admission(1), admission(2)]);
     await waitFor(() => c.violations().length === 2, 'the first segment');
     await w.write(admission(3)); // an open segment, lost with the directory
-    await rm(root, { recursive: true });
+    await rm(ws.root, { recursive: true });
     await w.writeBatch([admission(4), admission(5)]);
     await waitFor(() => c.violations().length === 4, 'the segment written after the deletion');
     expect(c.violations().map((d) => d.msg.id)).toEqual(['req-1', 'req-2', 'req-4', 'req-5']);
@@ -123,18 +105,18 @@ describe('Gatekeeper 3.24 volume, our writer and our reader', () => {
 
   it('a deleted Connection directory: a new run of the same name is read from its start, not from a stale checkpoint', async () => {
     const c = collectingSink();
-    const r = reader({ sink: c.sink });
-    const writer = createDiskWriter({ root, maxAuditResults: 3 });
-    stops.push(() => writer.close());
+    const r = ws.reader({ sink: c.sink });
+    const writer = createDiskWriter({ root: ws.root, maxAuditResults: 3 });
+    ws.defer(() => writer.close());
     const id = '2026-08-01T10:00:00Z';
     const first = await writer.startRun('audit-channel', id);
     for (let i = 0; i < 5; i++) await first.write(violation(id, i));
     await first.complete();
     await waitFor(() => c.violations().length === 5, 'the first run');
-    await rm(root, { recursive: true });
+    await rm(ws.root, { recursive: true });
     await waitFor(
       () => r.telemetry.logs.some((l) => String(l.msg).includes('does not exist yet')),
-      'the reader noticing the root is gone',
+      'the reader noticing the ws.root is gone',
     );
     const again = await writer.startRun('audit-channel', id);
     for (let i = 100; i < 108; i++) await again.write(violation(id, i));

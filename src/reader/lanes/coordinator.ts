@@ -1,5 +1,5 @@
-import type { CheckpointEntry, CheckpointStore } from '../checkpoint.ts';
-import { checkpointKey } from '../checkpoint.ts';
+import type { CheckpointEntry, CheckpointStore } from '../../pipeline/checkpoint.ts';
+import { checkpointKey } from '../../pipeline/checkpoint.ts';
 
 /**
  * What the disk source asks before it deletes a file it has delivered (retention, a consumed

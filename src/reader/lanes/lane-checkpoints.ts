@@ -3,7 +3,11 @@ import { join } from 'node:path';
 import { fsyncDir } from '../../durable-fs.ts';
 import { errnoCode } from '../../errors.ts';
 import type { Logger } from '../../telemetry/index.ts';
-import { CHECKPOINT_FILE, openCheckpointStore, type CheckpointStore } from '../checkpoint.ts';
+import {
+  CHECKPOINT_FILE,
+  openCheckpointStore,
+  type CheckpointStore,
+} from '../../pipeline/checkpoint.ts';
 
 /** Where the checkpoints of a reader with several sinks live: `<state-dir>/checkpoints/<sink>.json`. */
 export const LANE_CHECKPOINT_DIR = 'checkpoints';

@@ -2,13 +2,13 @@ import type { DeadLetter } from '../../dead-letter.ts';
 import { isGkExportError } from '../../errors.ts';
 import type { Sink } from '../../sinks/sink.ts';
 import type { Telemetry } from '../../telemetry/index.ts';
-import type { CheckpointStore } from '../checkpoint.ts';
+import type { CheckpointStore } from '../../pipeline/checkpoint.ts';
 import type { DiscoveryOptions, Discovery } from '../discovery.ts';
 import { createDiskSource } from '../disk-source.ts';
 import { createRecordFilter, type FilterConfig } from '../filters.ts';
 import type { ReaderConfig } from '../options.ts';
-import { createPipeline, type FilterStage } from '../pipeline.ts';
-import type { Source } from '../source.ts';
+import { createPipeline, type FilterStage } from '../../pipeline/pipeline.ts';
+import type { Source } from '../../pipeline/source.ts';
 import type { LaneCoordinator, MaxLag } from './coordinator.ts';
 import { releaseRuns } from './release.ts';
 

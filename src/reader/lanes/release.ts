@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import type { DeadLetter } from '../../dead-letter.ts';
 import type { Delivery, SourceKind } from '../../sinks/sink.ts';
 import type { Telemetry } from '../../telemetry/index.ts';
-import { checkpointKey, type CheckpointEntry, type CheckpointStore } from '../checkpoint.ts';
+import {
+  checkpointKey,
+  type CheckpointEntry,
+  type CheckpointStore,
+} from '../../pipeline/checkpoint.ts';
 import { decodeLines, type ExportLine } from '../decode-line.ts';
 import { createLineReader } from '../line-reader.ts';
 

@@ -69,7 +69,7 @@ export async function createReportsApi(kubeconfigPath?: string): Promise<Reports
     if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
     else kc.loadFromDefault();
   } catch (err) {
-    throw new GkExportError<'ERR_KUBE_CONFIG'>(
+    throw new GkExportError(
       'ERR_KUBE_CONFIG',
       `--sink openreports: cannot load the Kubernetes configuration from ${kubeconfigPath ?? 'the cluster or $KUBECONFIG'}: ${(err as Error).message}; set --kubeconfig or run in a pod`,
       { cause: err },

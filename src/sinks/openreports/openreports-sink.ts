@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { DeadLetter } from '../../dead-letter.ts';
-import { GkExportError } from '../../errors.ts';
+import { GkExportError, type OpenReportsErrorCode } from '../../errors.ts';
 import type { Telemetry } from '../../telemetry/index.ts';
 import type { Delivery, Sink } from '../sink.ts';
 import { backoffMs, retryAfterMs, statusClass } from '../webhook/retry.ts';
@@ -9,9 +9,6 @@ import type { OpenReportsConfig } from './options.ts';
 import { reportObject, reportTarget, type ReportTarget, type Summary } from './reports.ts';
 import { toReportResult, type ReportResult } from './results.ts';
 import { openRunJournal, type JournalEntry, type RunJournal } from './run-journal.ts';
-
-/** Error codes of the OpenReports sink. */
-export type OpenReportsErrorCode = 'ERR_SINK_INTERRUPTED';
 
 export interface OpenReportsDeps {
   readonly telemetry: Telemetry;

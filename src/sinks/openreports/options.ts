@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option } from 'commander';
-import { parseDuration } from '../../duration.ts';
-import { optionParser } from '../../reader/options.ts';
+import { parseDuration } from '../../config/duration.ts';
+import { optionParser } from '../../config/commander.ts';
 
 /** Resolved configuration of the OpenReports sink. */
 export interface OpenReportsConfig {

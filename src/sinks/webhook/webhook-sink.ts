@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import type { DeadLetter } from '../../dead-letter.ts';
-import { GkExportError, isGkExportError } from '../../errors.ts';
+import { GkExportError, isGkExportError, type WebhookErrorCode } from '../../errors.ts';
 import type { Telemetry } from '../../telemetry/index.ts';
 import type { Delivery, Sink } from '../sink.ts';
 import { authHeaders } from './auth.ts';
@@ -8,9 +8,6 @@ import { formatSpec, idempotencyKey, type FormatSpec } from './formats.ts';
 import { createHttpClient, type HttpOutcome } from './http-client.ts';
 import { redactUrl, type WebhookConfig } from './options.ts';
 import { backoffMs, retryAfterMs, statusClass } from './retry.ts';
-
-/** Error codes of the webhook sink. */
-export type WebhookErrorCode = 'ERR_SINK_PERMANENT' | 'ERR_SINK_INTERRUPTED';
 
 export interface WebhookDeps {
   readonly telemetry: Telemetry;

@@ -1,36 +1,30 @@
 import { appendFile, copyFile, rename, truncate, writeFile } from 'node:fs/promises';
 import { getEventListeners } from 'node:events';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createApiserverAuditSource } from '../../../src/reader/apiserver-audit/source.ts';
 import { runReader } from '../../../src/reader/index.ts';
 import { resolveReaderConfig } from '../../../src/reader/options.ts';
-import type { Source } from '../../../src/reader/source.ts';
+import type { Source } from '../../../src/pipeline/source.ts';
 import { allowedEvent, auditEvent } from '../../helpers/audit-events.ts';
 import { capturingTelemetry, collectingSink } from '../../helpers/reader.ts';
-import { makeTmpDir, waitFor } from '../../helpers/tmp.ts';
+import { waitFor } from '../../helpers/tmp.ts';
+import { useWorkspace } from '../../helpers/workspace.ts';
 
 const line = (ev: Record<string, unknown>) => JSON.stringify(ev) + '\n';
 
 describe('API-server audit log source', () => {
-  let tmp: Awaited<ReturnType<typeof makeTmpDir>>;
+  const ws = useWorkspace({ createRoot: false });
   let log: string;
-  const stops: (() => Promise<void>)[] = [];
-  beforeEach(async () => {
-    tmp = await makeTmpDir();
-    log = join(tmp.dir, 'audit.log');
-  });
-  afterEach(async () => {
-    for (const s of stops.splice(0)) await s();
-    await tmp.cleanup();
+  beforeEach(() => {
+    log = ws.path('audit.log');
   });
 
   function start(startAt: 'beginning' | 'end' = 'beginning') {
     const c = collectingSink();
     const telemetry = capturingTelemetry();
     const config = resolveReaderConfig({
-      root: join(tmp.dir, 'topics'),
-      stateDir: join(tmp.dir, 'state'),
+      root: ws.root,
+      stateDir: ws.state,
       pollInterval: 50,
     });
     const ac = new AbortController();
@@ -60,7 +54,7 @@ describe('API-server audit log source', () => {
       ac.abort();
       await done;
     };
-    stops.push(stop);
+    ws.defer(stop);
     return { c, telemetry, stop, names: () => c.got.map((d) => d.msg.resourceName) };
   }
 
@@ -89,7 +83,7 @@ describe('API-server audit log source', () => {
     let n = 1;
     for (let rot = 0; rot < 3; rot++) {
       for (let k = 0; k < 40; k++) await appendFile(log, line(auditEvent(n++)));
-      await rename(log, join(tmp.dir, `audit-${rot}.log`));
+      await rename(log, ws.path(`audit-${rot}.log`));
       // Like the API server (or logrotate): rename, then a new file at the same path.
       await writeFile(log, line(auditEvent(n++)));
       // Rotations are minutes apart in a cluster: the next one comes after this file is read.
@@ -104,7 +98,7 @@ describe('API-server audit log source', () => {
     await writeFile(log, line(auditEvent(0)) + line(auditEvent(1)));
     const r = start();
     await waitFor(() => r.c.got.length === 2, 'first lines');
-    await copyFile(log, join(tmp.dir, 'audit.log.1'));
+    await copyFile(log, ws.path('audit.log.1'));
     await truncate(log, 0);
     await appendFile(log, line(auditEvent(2)));
     await waitFor(() => r.c.got.length === 3, 'the line after truncation');
@@ -118,7 +112,7 @@ describe('API-server audit log source', () => {
     await first.stop();
     // While stopped: more lines, then a rotation and a new file.
     await appendFile(log, Array.from({ length: 10 }, (_, i) => line(auditEvent(30 + i))).join(''));
-    await rename(log, join(tmp.dir, 'audit-old.log'));
+    await rename(log, ws.path('audit-old.log'));
     await writeFile(log, line(auditEvent(40)));
     const second = start();
     await waitFor(
@@ -137,7 +131,7 @@ describe('API-server audit log source', () => {
     const telemetry = capturingTelemetry();
     const ac = new AbortController();
     const done = runReader(
-      resolveReaderConfig({ root: join(tmp.dir, 'topics'), stateDir: join(tmp.dir, 'state') }),
+      resolveReaderConfig({ root: ws.root, stateDir: ws.state }),
       {
         sink: collectingSink().sink,
         telemetry,
@@ -172,7 +166,7 @@ describe('API-server audit log source', () => {
       },
       ac.signal,
     );
-    stops.push(async () => {
+    ws.defer(async () => {
       ac.abort();
       await done;
     });

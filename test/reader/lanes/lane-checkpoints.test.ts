@@ -1,7 +1,7 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openCheckpointStore } from '../../../src/reader/checkpoint.ts';
+import { openCheckpointStore } from '../../../src/pipeline/checkpoint.ts';
 import { createLaneCoordinator } from '../../../src/reader/lanes/coordinator.ts';
 import { openLaneStores, readLaneStores } from '../../../src/reader/lanes/lane-checkpoints.ts';
 import { globMatcher } from '../../../src/reader/filters.ts';

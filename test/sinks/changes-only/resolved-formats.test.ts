@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { VIOLATION_RESOLVED } from '../../../src/reader/changes-only/changes-only.ts';
+import { VIOLATION_RESOLVED } from '../../../src/sinks/changes-only/changes-only.ts';
 import { gatekeeperLogFormat } from '../../../src/sinks/gatekeeper-log-format.ts';
 import { formatSpec } from '../../../src/sinks/webhook/formats.ts';
 import { deliveriesOf, violation } from '../../helpers/runs.ts';

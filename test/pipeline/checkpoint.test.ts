@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openCheckpointStore } from '../../src/reader/checkpoint.ts';
+import { openCheckpointStore } from '../../src/pipeline/checkpoint.ts';
 import { makeTmpDir } from '../helpers/tmp.ts';
 
 const entry = {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encodeExportMsg } from '../../../src/protocol/encode.ts';
 import type { ExportMsg } from '../../../src/protocol/record.ts';
-import { withChangesOnly } from '../../../src/reader/changes-only/changes-only.ts';
+import { withChangesOnly } from '../../../src/sinks/changes-only/changes-only.ts';
 import type { Delivery, Sink } from '../../../src/sinks/sink.ts';
 import { capturingTelemetry, metricValue } from '../../helpers/reader.ts';
 import { auditIdOf, violation } from '../../helpers/runs.ts';

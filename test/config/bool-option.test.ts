@@ -4,8 +4,8 @@
 // every command now goes through one strict parser: true/false/1/0/yes/no in any case.
 import { CommanderError, type Command } from 'commander';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseBool } from '../src/bool-option.ts';
-import { buildProgram } from '../src/program.ts';
+import { parseBool } from '../../src/config/commander.ts';
+import { buildProgram } from '../../src/program.ts';
 
 interface Setting {
   command: string;

@@ -2,9 +2,7 @@ import { closeSync, fsyncSync, openSync, renameSync, writeFileSync } from 'node:
 import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsyncDirSync } from '../durable-fs.ts';
-import { GkExportError, errnoCode } from '../errors.ts';
-
-export type CheckpointErrorCode = 'ERR_CHECKPOINT_CORRUPT' | 'ERR_CHECKPOINT_WRITE';
+import { GkExportError, errnoCode, type CheckpointErrorCode } from '../errors.ts';
 
 /** How far one file has been delivered. Keyed by source + channel + run + inode. */
 export interface CheckpointEntry {

@@ -1,5 +1,5 @@
 import type { Option } from 'commander';
-import { boolOption } from '../../bool-option.ts';
+import { boolOption } from '../../config/commander.ts';
 
 /**
  * `--changes-only [bool]` (env `GK_EXPORT_CHANGES_ONLY`): for audit runs, send only what

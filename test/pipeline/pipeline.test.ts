@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDeadLetter } from '../../src/dead-letter.ts';
-import { checkpointKey, openCheckpointStore } from '../../src/reader/checkpoint.ts';
-import { createPipeline } from '../../src/reader/pipeline.ts';
+import { checkpointKey, openCheckpointStore } from '../../src/pipeline/checkpoint.ts';
+import { createPipeline } from '../../src/pipeline/pipeline.ts';
 import { resolveWebhookConfig } from '../../src/sinks/webhook/options.ts';
 import { createWebhookSink } from '../../src/sinks/webhook/webhook-sink.ts';
 import { capturingTelemetry } from '../helpers/reader.ts';
