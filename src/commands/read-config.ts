@@ -2,6 +2,7 @@ import type { Command, Option } from 'commander';
 import { isSeq } from 'yaml';
 import { parseBool } from '../config/commander.ts';
 import { parseByteSize } from '../config/byte-size.ts';
+import { integer } from '../config/parsers.ts';
 import { readYamlFile, type YamlFile, type YamlValue } from '../config/yaml-file.ts';
 import { isGkExportError } from '../errors.ts';
 import type { MaxLag } from '../reader/lanes/coordinator.ts';
@@ -329,18 +330,14 @@ function maxLagOf(file: YamlFile, v: YamlValue): MaxLag {
   file.onlyKeys(v, ['runs', 'bytes'], 'maxLag');
   const out: { runs?: number; bytes?: number } = {};
   for (const [key, item] of file.entries(v)) {
-    const s = file.scalar(item);
-    if (key === 'runs') {
-      if (typeof s !== 'number' || !Number.isSafeInteger(s) || s < 1) {
-        return file.fail(item, 'use a whole number of runs, 1 or more');
-      }
-      out.runs = s;
-    } else {
-      try {
-        out.bytes = parseByteSize(String(s));
-      } catch (err) {
-        file.fail(item, (err as Error).message);
-      }
+    const s = String(file.scalar(item));
+    // The setting parsers of src/config/, as every flag uses them.
+    try {
+      if (key === 'runs') out.runs = integer(1)(s);
+      else out.bytes = parseByteSize(s);
+    } catch (err) {
+      if (!isGkExportError(err, 'ERR_INVALID_SETTING')) throw err;
+      file.fail(item, `invalid value ${s}: ${err.message}`);
     }
   }
   if (out.runs === undefined && out.bytes === undefined) file.fail(v, 'give runs, bytes or both');
