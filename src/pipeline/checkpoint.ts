@@ -141,38 +141,48 @@ async function loadEntries(dir: string, FILE: string): Promise<CheckpointEntry[]
       throw err;
     }
     const parsed = parseCheckpointFile(text);
-    if (parsed) return parsed.checkpoints;
+    if (typeof parsed === 'object') return parsed.checkpoints;
     if (name === FILE) {
       throw new GkExportError<CheckpointErrorCode>(
         'ERR_CHECKPOINT_CORRUPT',
-        `checkpoint file ${join(dir, FILE)} is not a version-1 checkpoint; move it aside to start over`,
+        `checkpoint file ${join(dir, FILE)} is not a version-1 checkpoint${parsed ? ` (${parsed})` : ''}; move it aside to start over`,
       );
     }
   }
   return [];
 }
 
-function parseCheckpointFile(text: string): CheckpointFile | undefined {
+/** The checkpoint file, or why it is not one (empty when it is not even JSON of that shape). */
+function parseCheckpointFile(text: string): CheckpointFile | string {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    return undefined;
+    return '';
   }
-  if (typeof value !== 'object' || value === null) return undefined;
+  if (typeof value !== 'object' || value === null) return '';
   const v = value as Partial<CheckpointFile>;
-  if (v.version !== 1 || !Array.isArray(v.checkpoints)) return undefined;
-  const ok = v.checkpoints.every(
-    (e) =>
-      typeof e === 'object' &&
-      e !== null &&
-      typeof e.source === 'string' &&
-      typeof e.channel === 'string' &&
-      typeof e.run === 'string' &&
-      typeof e.ino === 'string' &&
-      Number.isSafeInteger(e.offset) &&
-      Number.isSafeInteger(e.line) &&
-      typeof e.done === 'boolean',
-  );
-  return ok ? (v as CheckpointFile) : undefined;
+  if (v.version !== 1 || !Array.isArray(v.checkpoints)) return '';
+  for (const [i, e] of v.checkpoints.entries()) {
+    const problem = entryProblem(e);
+    if (problem) return `entry ${i}: ${problem}`;
+  }
+  return v as CheckpointFile;
+}
+
+/** What is wrong with one entry, or undefined. Offsets and line numbers are never negative. */
+function entryProblem(e: unknown): string | undefined {
+  if (typeof e !== 'object' || e === null) return 'not an object';
+  const x = e as Record<string, unknown>;
+  for (const k of ['source', 'channel', 'run', 'ino'] as const) {
+    if (typeof x[k] !== 'string') return `${k} is not a string`;
+  }
+  for (const k of ['offset', 'line'] as const) {
+    const n = x[k];
+    if (!Number.isSafeInteger(n) || (n as number) < 0) {
+      return `${k} ${JSON.stringify(n)} is not a non-negative integer`;
+    }
+  }
+  if (typeof x.done !== 'boolean') return 'done is not a boolean';
+  return undefined;
 }

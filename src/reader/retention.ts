@@ -5,8 +5,9 @@ import { errnoCode } from '../errors.ts';
 import type { RunState } from './run-state.ts';
 
 /**
- * The delivered, completed audit runs of a channel that exceed `keep`, oldest completion
- * first (ties by name). Open, abandoned, undelivered and admission files are never chosen.
+ * The delivered audit runs of a channel (completed, or abandoned by a crashed writer) that
+ * exceed `keep`, oldest completion first (ties by name). Open, undelivered and admission files
+ * are never chosen.
  *
  * @example
  * ```ts
@@ -15,7 +16,7 @@ import type { RunState } from './run-state.ts';
  */
 export function runsBeyondRetention(runs: Iterable<RunState>, keep: number): RunState[] {
   const delivered = [...runs]
-    .filter((r) => r.kind === 'audit' && r.phase === 'complete' && r.delivered && !r.gone)
+    .filter((r) => r.kind === 'audit' && r.phase !== 'open' && r.delivered && !r.gone)
     .sort((a, b) => a.mtimeMs - b.mtimeMs || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return delivered.slice(0, Math.max(0, delivered.length - keep));
 }

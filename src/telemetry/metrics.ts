@@ -104,6 +104,16 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       help: 'Runs taken off the delivery queue (delivered, lost or abandoned)',
       registers,
     }),
+    runFilesOpen: new Gauge({
+      name: 'gk_export_run_files_open',
+      help: 'Run files the reader holds open (at most --max-open-files, plus one per channel)',
+      registers,
+    }),
+    rootUnreadable: new Gauge({
+      name: 'gk_export_root_unreadable',
+      help: '1 while the export root cannot be listed (EACCES, EMFILE …); retried with backoff',
+      registers,
+    }),
     lagSeconds: new Gauge({
       name: 'gk_export_oldest_undelivered_age_seconds',
       help: 'Age of the oldest completed run not yet fully delivered (0 when caught up)',

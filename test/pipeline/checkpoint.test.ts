@@ -62,6 +62,17 @@ describe('checkpoint store', () => {
     });
   });
 
+  it('refuses a checkpoint with a negative offset at load', async () => {
+    // Regression: the entry was loaded, and its run failed to read ("read failed") every second.
+    await writeFile(
+      join(tmp.dir, 'checkpoints.json'),
+      JSON.stringify({ version: 1, checkpoints: [entry, { ...entry, run: 's', offset: -5 }] }),
+    );
+    const err = await openCheckpointStore(tmp.dir).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_CHECKPOINT_CORRUPT' });
+    expect((err as Error).message).toContain('entry 1: offset -5');
+  });
+
   it('skips the write when nothing changed', async () => {
     const s = await openCheckpointStore(tmp.dir);
     s.set(entry);

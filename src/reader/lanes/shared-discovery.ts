@@ -34,6 +34,8 @@ export function createSharedDiscovery(opts: Omit<DiscoveryOptions, 'onChange'>) 
       });
       return {
         ready,
+        // The root could not be listed for one source: it could not for the others either.
+        rewatch: () => d.rewatch(),
         close: () => {
           listeners.delete(listener);
           return Promise.resolve();
