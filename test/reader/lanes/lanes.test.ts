@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { GkExportError } from '../../../src/errors.ts';
 import type { FilterConfig } from '../../../src/reader/filters.ts';
 import { inspectRoot } from '../../../src/reader/inspect.ts';
 import { heldSink, startLanes, takingSink } from '../../helpers/lanes.ts';
@@ -94,6 +95,31 @@ describe('reader lanes (one per sink)', () => {
     down.release();
     await waitFor(() => down.violations().length === 60, 'the sink that was down');
     await waitFor(async () => (await runFiles(root, 'c')).length === 0, 'retention');
+  });
+
+  it('stops only the lane of a sink that failed for good; the reader goes on with the others', async () => {
+    for (let i = 0; i < 2; i++) await writeNamespacedRun(root, 'c', i, 10);
+    const up = takingSink('up');
+    const broken = {
+      name: 'broken',
+      write: () => Promise.reject(new GkExportError('ERR_SINK_PERMANENT', 'receiver said 400')),
+      close: async () => {},
+    };
+    const r = startLanes(root, state, [
+      { name: 'broken', open: async () => broken },
+      { name: 'up', open: up.open },
+    ]);
+    stops.push(r.stop);
+    await waitFor(() => up.violations().length === 20, 'the other sink');
+    await waitFor(
+      () => r.telemetry.logs.some((l) => l.sink === 'broken' && l.level === 'error'),
+      'the stopped sink said so',
+    );
+    expect(await metricValue(r.telemetry, 'gk_export_sink_up', { sink: 'broken' })).toBe(0);
+    await writeNamespacedRun(root, 'c', 2, 10);
+    await waitFor(() => up.violations().length === 30, 'a later run to the other sink');
+    await r.stop();
+    stops.pop();
   });
 
   it('consumes an admission segment only once every sink has it', async () => {
