@@ -12,9 +12,10 @@ import { reportInvalid } from '../pipeline/invalid.ts';
 import type { Deliver, Source } from '../pipeline/source.ts';
 import { inChannelDir, type DirIdentity } from './channel-dir.ts';
 import { decodeLines } from './decode-line.ts';
-import { startDiscovery, type Discovery } from './discovery.ts';
+import { startDiscovery, type Discovery, type DiscoveryOptions } from './discovery.ts';
 import { rootListingHealth } from './root-listing.ts';
 import { createLineReader, type RawLine } from './line-reader.ts';
+import type { RetentionGate } from './lanes/coordinator.ts';
 import { isHeldByWriter, withExclusiveLock } from './locks.ts';
 import {
   createDeleteRetries,
@@ -55,6 +56,14 @@ export interface DiskSourceOptions {
   readonly store: CheckpointStore;
   readonly telemetry: Telemetry;
   readonly deadLetter: DeadLetter;
+  /** With several sinks: a delivered file is deleted only once every sink is done with it. */
+  readonly retention?: RetentionGate;
+  /** With several sinks: one watcher of the root shared by their sources. */
+  readonly discover?: (o: DiscoveryOptions) => Discovery;
+  /** Where the age of the oldest undelivered run goes (default: the reader's lag gauge). */
+  readonly onLag?: (seconds: number) => void;
+  /** False: bad lines and files are reported by another sink's source (each once). */
+  readonly reportInvalid?: boolean;
 }
 
 interface Channel {
@@ -149,6 +158,8 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     const reported = ch?.reported ?? rootReported;
     if (reported.has(id)) return;
     reported.add(id);
+    // Another sink's source reports it (each bad file once).
+    if (opts.reportInvalid === false) return;
     await reportInvalid(
       { telemetry, deadLetter: opts.deadLetter },
       {
@@ -400,7 +411,9 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
         if (!r.delivered && r.phase !== 'open' && r.mtimeMs < oldest) oldest = r.mtimeMs;
       }
     }
-    metrics.lagSeconds.set(Math.max(0, (now - oldest) / 1000));
+    const seconds = Math.max(0, (now - oldest) / 1000);
+    if (opts.onLag) opts.onLag(seconds);
+    else metrics.lagSeconds.set(seconds);
   }
 
   /** Drops checkpoints of this channel's files that no longer exist (deleted while we were down). */
@@ -592,6 +605,8 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       r.lines += 1;
       if ('code' in d) {
         r.invalid += 1;
+        // Another sink's source reports it (each bad line once).
+        if (opts.reportInvalid === false) continue;
         // A line that cannot be set aside holds up the run here (retrying) rather than being
         // skipped: the lines before it go out at once, with a checkpoint just before it.
         const before = batch;
@@ -669,6 +684,8 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   async function consumeSegment(ch: Channel, r: RunState): Promise<void> {
     const key = runKey(r);
     if (r.gone || !deletes.due(key, Date.now())) return;
+    // Another sink still reads it: the last one to finish it deletes it.
+    if (opts.retention?.mayDelete(key) === false) return;
     // A retry comes after the run's descriptor was closed: the segment is opened just for it,
     // inside the channel directory the last scan read.
     let own: Awaited<ReturnType<typeof openRunFile>> | undefined;
@@ -702,6 +719,8 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     for (const r of runsBeyondRetention(ch.runs.values(), opts.maxAuditResults)) {
       const key = runKey(r);
       if (!deletes.due(key, Date.now())) continue;
+      // Another sink still reads it: the last one to finish it deletes it.
+      if (opts.retention?.mayDelete(key) === false) continue;
       try {
         if (await inChannel(ch, (base) => unlinkIfSame(base, r.name, r.ino))) {
           metrics.filesDeleted.inc({ reason: 'retention' });
@@ -749,7 +768,9 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     await applyRetention(ch);
     if (!opts.deleteAfterRead) return;
     for (const r of [...ch.runs.values()]) {
-      if (r.kind !== 'admission' || !r.delivered || r.gone || !deletes.has(runKey(r))) continue;
+      if (r.kind !== 'admission' || !r.delivered || r.gone) continue;
+      // With several sinks, a segment this one delivered waits for the others to be done.
+      if (!deletes.has(runKey(r)) && !opts.retention) continue;
       await consumeSegment(ch, r);
       if (r.gone) forget(ch, r);
     }
@@ -799,7 +820,11 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     last = false,
     readAhead = false,
   ): Promise<void> {
-    const p = deliver(batch, after, { more: !last && ch.pending.length + 1 < window });
+    // A request never spans two batches of a completed run (`readAhead`): after a restart its
+    // batches are read again from the same checkpoints, so a request sent again holds the same
+    // records and carries the same Idempotency-Key. A followed run's appends are combined.
+    const more = !last && !readAhead && ch.pending.length + 1 < window;
+    const p = deliver(batch, after, { more });
     // A failure stops the source even while this channel idles with batches in flight.
     p.catch((err: unknown) => fail(err));
     ch.pending.push(p);
@@ -865,7 +890,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
           resolve();
         };
       });
-      discovery = startDiscovery({
+      discovery = (opts.discover ?? startDiscovery)({
         root: opts.root,
         poll: opts.poll,
         intervalMs: opts.intervalMs,
