@@ -4,29 +4,22 @@ import { formatDuration, parseDuration } from '../config/duration.ts';
 import { DEFAULTS, defaultStateDir } from '../config/defaults.ts';
 import { oneOf } from '../config/parsers.ts';
 import type { ConnectionSettings } from '../kube/connection.ts';
-import { createDeadLetter } from '../dead-letter.ts';
 import { apiserverAuditOptions, resolveSources } from '../reader/apiserver-audit/options.ts';
 import { createApiserverAuditSource } from '../reader/apiserver-audit/source.ts';
 import { changesOnlyOptions } from '../sinks/changes-only/options.ts';
-import {
-  openReportsOptions,
-  resolveOpenReportsConfig,
-  type OpenReportsConfig,
-} from '../sinks/openreports/options.ts';
-import { withOutputs } from '../sinks/outputs.ts';
-import type { Sink } from '../sinks/sink.ts';
-import {
-  redactUrl,
-  resolveWebhookConfig,
-  webhookOptions,
-  type WebhookConfig,
-} from '../sinks/webhook/options.ts';
-import { createWebhookSink } from '../sinks/webhook/webhook-sink.ts';
+import { openReportsOptions } from '../sinks/openreports/options.ts';
+import { webhookOptions } from '../sinks/webhook/options.ts';
 import { isGkExportError } from '../errors.ts';
-import { runReader } from '../reader/index.ts';
+import { runReader, type LaneSink } from '../reader/index.ts';
 import { readerOptions, resolveReaderConfig, type ReaderConfig } from '../reader/options.ts';
-import { gatekeeperLogFormat } from '../sinks/gatekeeper-log-format.ts';
-import { createStdoutSink, rawFormat } from '../sinks/stdout.ts';
+import {
+  lanesOf,
+  shownSink,
+  shownWebhook,
+  sinksFromFlags,
+  type SinkSpec,
+  type SinkType,
+} from './read-sinks.ts';
 import { readinessCheck } from '../server/health.ts';
 import { startHttpServer } from '../server/http-server.ts';
 import { createTelemetry } from '../telemetry/index.ts';
@@ -86,18 +79,34 @@ export function registerRead(program: Command): void {
       },
     ),
   );
+  cmd.addOption(
+    new Option(
+      '--config <file>',
+      'YAML: named sinks with their routes, and reader settings (flags and env win)',
+    ).env('GK_EXPORT_CONFIG'),
+  );
   cmd.addOption(boolOption('--check-config', 'validate the configuration, print it and exit'));
-  cmd.action(async (opts: Record<string, unknown>) => {
+  cmd.action(async () => {
     let config: ReaderConfig;
-    let webhook: WebhookConfig | undefined;
-    let openreports: OpenReportsConfig | undefined;
+    let specs: SinkSpec[];
     let selected: ReturnType<typeof resolveSources>;
-    const sinks = (opts.sink as string[] | undefined) ?? [...DEFAULTS.reader.sinks];
-    const graceMs = Number(opts.shutdownGrace ?? DEFAULTS.reader.shutdownGraceMs);
     try {
+      let fromFile: ((c: ReaderConfig) => SinkSpec[]) | undefined;
+      const file = cmd.getOptionValue('config') as string | undefined;
+      if (file) {
+        // Loaded only with a file: the YAML parser is resident memory.
+        const { applyConfigFile } = await import('./read-config.ts');
+        fromFile = applyConfigFile(cmd, file).sinks;
+      }
+      const opts = cmd.opts<Record<string, unknown>>();
       config = resolveReaderConfig(opts);
-      if (sinks.includes('webhook')) webhook = resolveWebhookConfig(opts);
-      if (sinks.includes('openreports')) openreports = resolveOpenReportsConfig(opts);
+      specs = fromFile
+        ? fromFile(config)
+        : sinksFromFlags(
+            (opts.sink as SinkType[] | undefined) ?? [...DEFAULTS.reader.sinks],
+            opts,
+            config,
+          );
       selected = resolveSources(opts);
     } catch (err) {
       if (!isGkExportError(err)) throw err;
@@ -105,17 +114,20 @@ export function registerRead(program: Command): void {
       process.exitCode = 2;
       return;
     }
+    const opts = cmd.opts<Record<string, unknown>>();
+    const graceMs = Number(opts.shutdownGrace ?? DEFAULTS.reader.shutdownGraceMs);
     if (opts.checkConfig) {
-      const shown = webhook ? { ...webhook, url: redactUrl(webhook.url) } : undefined;
+      const webhook = specs.find((s) => s.type === 'webhook');
+      const openreports = specs.find((s) => s.type === 'openreports');
       process.stdout.write(
         JSON.stringify({
           ok: true,
           config,
           shutdownGraceMs: graceMs,
-          sinks,
-          webhook: shown,
-          openreports,
-          changesOnly: opts.changesOnly === true,
+          sinks: specs.map(shownSink),
+          webhook: webhook ? shownWebhook(webhook.webhook) : undefined,
+          openreports: openreports?.openreports,
+          changesOnly: specs.some((s) => s.changesOnly),
           sources: selected.sources,
           apiserverAudit: selected.apiserverAudit,
         }) + '\n',
@@ -123,36 +135,8 @@ export function registerRead(program: Command): void {
       return;
     }
     const telemetry = createTelemetry({ level: config.logLevel, defaults: true });
-    const parts: Sink[] = [];
-    if (sinks.includes('stdout')) {
-      parts.push(
-        createStdoutSink({
-          metrics: telemetry.metrics,
-          format:
-            config.format === 'gatekeeper-log'
-              ? gatekeeperLogFormat()
-              : rawFormat({ includeMarkers: config.includeMarkers }),
-        }),
-      );
-    }
-    if (webhook) {
-      parts.push(
-        createWebhookSink(webhook, {
-          telemetry,
-          deadLetter: createDeadLetter(config.stateDir, { telemetry }),
-        }),
-      );
-    }
-    const outputs = (c: ReaderConfig) =>
-      withOutputs(parts, {
-        changesOnly: opts.changesOnly === true,
-        openreports,
-        stateDir: c.stateDir,
-        telemetry,
-        deadLetter: createDeadLetter(c.stateDir, { telemetry }),
-      });
     /** The sinks of the reader running now (a Connection's change starts a new one). */
-    let current: Awaited<ReturnType<typeof outputs>> | undefined;
+    const opened = new Set<LaneSink>();
     const ac = new AbortController();
     let graceTimer: NodeJS.Timeout | undefined;
     let gaveUp = false;
@@ -166,7 +150,7 @@ export function registerRead(program: Command): void {
           { shutdownGraceMs: graceMs },
           'shutdown grace period passed: the batch in flight is given up (not acknowledged: it is delivered again after a restart)',
         );
-        current?.giveUp();
+        for (const s of opened) s.giveUp?.();
       }, graceMs);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
@@ -194,7 +178,7 @@ export function registerRead(program: Command): void {
           runReader(
             c,
             {
-              sink: (current = await outputs(c)),
+              lanes: lanesOf(specs, { stateDir: c.stateDir, telemetry, opened }),
               telemetry,
               diskExport: selected.sources.includes('disk-export'),
               extraSources: ({ store, deadLetter }) =>
@@ -281,8 +265,11 @@ async function runWithConnection(
     kubeconfigPath: opts.kubeconfig as string | undefined,
     telemetry,
   };
+  // Set by a flag, the environment or the config file (an empty ROOT_PATH counts as unset).
   const fromFlags = (key: string) =>
-    cmd.getOptionValueSource(key) !== 'default' && cmd.getOptionValueSource(key) !== undefined;
+    cmd.getOptionValueSource(key) !== 'default' &&
+    cmd.getOptionValueSource(key) !== undefined &&
+    cmd.getOptionValue(key) !== '';
   const apply = (s: ConnectionSettings | undefined): ReaderConfig => {
     if (!s) return base;
     const root = s.root && !fromFlags('root') ? s.root : base.root;

@@ -1,5 +1,5 @@
 import { closeSync, fsyncSync, openSync, renameSync, writeFileSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsyncDirSync } from '../durable-fs.ts';
 import { GkExportError, errnoCode, type CheckpointErrorCode } from '../errors.ts';
@@ -26,8 +26,8 @@ interface CheckpointFile {
   checkpoints: CheckpointEntry[];
 }
 
-const FILE = 'checkpoints.json';
-const TMP = 'checkpoints.json.tmp';
+/** The checkpoint file of a reader with one sink (several sinks: `checkpoints/<sink>.json`). */
+export const CHECKPOINT_FILE = 'checkpoints.json';
 
 /** The store key of an entry. */
 export function checkpointKey(e: Pick<CheckpointEntry, 'source' | 'channel' | 'run' | 'ino'>) {
@@ -37,7 +37,8 @@ export function checkpointKey(e: Pick<CheckpointEntry, 'source' | 'channel' | 'r
 /**
  * A versioned JSON checkpoint file in the state dir, written atomically (temp file, fsync,
  * rename, directory fsync) and only when something changed. Callers advance an entry only
- * after the sinks acknowledged the lines it covers.
+ * after the sinks acknowledged the lines it covers. `file` names it (default `checkpoints.json`);
+ * with `create`, the first flush writes it even while it holds nothing.
  *
  * @example
  * ```ts
@@ -46,11 +47,22 @@ export function checkpointKey(e: Pick<CheckpointEntry, 'source' | 'channel' | 'r
  * await store.flush();
  * ```
  */
-export async function openCheckpointStore(dir: string) {
+export async function openCheckpointStore(
+  dir: string,
+  opts: { file?: string; create?: boolean } = {},
+) {
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  const FILE = opts.file ?? CHECKPOINT_FILE;
+  const TMP = `${FILE}.tmp`;
   const entries = new Map<string, CheckpointEntry>();
-  for (const e of await loadEntries(dir)) entries.set(checkpointKey(e), e);
-  let dirty = false;
+  for (const e of await loadEntries(dir, FILE)) entries.set(checkpointKey(e), e);
+  // `create`: the next flush writes the file even when it holds nothing yet.
+  let dirty =
+    opts.create === true &&
+    !(await access(join(dir, FILE)).then(
+      () => true,
+      () => false,
+    ));
   let writing: Promise<void> = Promise.resolve();
 
   async function write(): Promise<void> {
@@ -118,9 +130,9 @@ export async function openCheckpointStore(dir: string) {
 
 export type CheckpointStore = Awaited<ReturnType<typeof openCheckpointStore>>;
 
-async function loadEntries(dir: string): Promise<CheckpointEntry[]> {
+async function loadEntries(dir: string, FILE: string): Promise<CheckpointEntry[]> {
   // A complete temp file is newer than the real one: the rename did not happen.
-  for (const name of [TMP, FILE]) {
+  for (const name of [`${FILE}.tmp`, FILE]) {
     let text: string;
     try {
       text = await readFile(join(dir, name), 'utf8');

@@ -39,6 +39,8 @@ export interface BadEntries {
 export function createBadEntries(deps: {
   readonly telemetry: Telemetry;
   readonly deadLetter: DeadLetter;
+  /** False: another sink's source reports them (each bad entry once); this one only skips them. */
+  readonly report?: boolean;
 }): BadEntries {
   /** Bad names in the root already reported. */
   const rootReported = new Set<string>();
@@ -53,6 +55,7 @@ export function createBadEntries(deps: {
     const reported = ch?.reported ?? rootReported;
     if (reported.has(id)) return;
     reported.add(id);
+    if (deps.report === false) return;
     await reportInvalid(deps, {
       file: ch ? pathInRoot(ch, name) : name,
       line: 0,

@@ -69,7 +69,11 @@ export function createBatchWindow(
 
   return {
     async send(batch, after, opts = {}) {
-      const p = deliver(batch, after, { more: !opts.endsRun && pending.length + 1 < size });
+      // A request never spans two batches of a completed run (`readAhead`): after a restart its
+      // batches are read again from the same checkpoints, so a request sent again holds the
+      // same records and carries the same Idempotency-Key. A followed run's appends are combined.
+      const more = !opts.endsRun && !opts.readAhead && pending.length + 1 < size;
+      const p = deliver(batch, after, { more });
       p.catch(onFailure);
       pending.push(p);
       if (opts.endsRun) await settle();

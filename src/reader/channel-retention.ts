@@ -25,6 +25,8 @@ export async function applyRetention(ctx: SourceContext, ch: Channel): Promise<v
   for (const r of runsBeyondRetention(ch.runs.values(), opts.maxAuditResults)) {
     const key = runCheckpointKey(r);
     if (!deletes.due(key, Date.now())) continue;
+    // Another sink still reads it: the last one to finish it deletes it.
+    if (opts.retention?.mayDelete(key) === false) continue;
     try {
       if (await inChannel(ch, (base) => unlinkIfSame(base, r.name, r.ino))) {
         metrics.filesDeleted.inc({ reason: 'retention' });
@@ -53,6 +55,8 @@ export async function consumeSegment(ctx: SourceContext, ch: Channel, r: RunStat
   const { deletes } = ctx;
   const key = runCheckpointKey(r);
   if (r.gone || !deletes.due(key, Date.now())) return;
+  // Another sink still reads it: the last one to finish it deletes it.
+  if (ctx.opts.retention?.mayDelete(key) === false) return;
   const own = r.fh ? undefined : await openInChannel(ch, r);
   if (own && 'failure' in own) {
     if (own.failure === 'gone' || own.failure === 'replaced') deletes.succeeded(key);
@@ -90,7 +94,8 @@ export async function retryDeletes(ctx: SourceContext, ch: Channel): Promise<voi
   if (!ctx.opts.deleteAfterRead) return;
   for (const r of [...ch.runs.values()]) {
     if (r.kind !== 'admission' || !r.delivered || r.gone) continue;
-    if (!ctx.deletes.has(runCheckpointKey(r))) continue;
+    // With several sinks, a segment this one delivered waits for the others to be done.
+    if (!ctx.deletes.has(runCheckpointKey(r)) && !ctx.opts.retention) continue;
     await consumeSegment(ctx, ch, r);
     if (r.gone) forgetRun(ch, r, ctx.opts.store);
   }

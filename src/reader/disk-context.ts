@@ -3,6 +3,8 @@ import type { CheckpointStore } from '../pipeline/checkpoint.ts';
 import type { Telemetry } from '../telemetry/index.ts';
 import type { BadEntries } from './bad-entries.ts';
 import type { Channel } from './channel.ts';
+import type { Discovery, DiscoveryOptions } from './discovery.ts';
+import type { RetentionGate } from './lanes/coordinator.ts';
 import type { ReadMode } from './options.ts';
 import type { DeleteRetries } from './retention.ts';
 import type { RunFiles } from './run-files.ts';
@@ -30,6 +32,14 @@ export interface DiskSourceOptions {
   readonly store: CheckpointStore;
   readonly telemetry: Telemetry;
   readonly deadLetter: DeadLetter;
+  /** With several sinks: a delivered file is deleted only once every sink is done with it. */
+  readonly retention?: RetentionGate;
+  /** With several sinks: one watcher of the root shared by their sources. */
+  readonly discover?: (o: DiscoveryOptions) => Discovery;
+  /** Where the age of the oldest undelivered run goes (default: the reader's lag gauge). */
+  readonly onLag?: (seconds: number) => void;
+  /** False: bad lines and files are reported by another sink's source (each once). */
+  readonly reportInvalid?: boolean;
 }
 
 /**

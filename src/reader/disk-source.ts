@@ -44,7 +44,11 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   const channels = new Map<string, Channel>();
   /** Aborted when the source stops: ends its loops, scans and waits. */
   const halt = new AbortController();
-  const bad = createBadEntries({ telemetry, deadLetter: opts.deadLetter });
+  const bad = createBadEntries({
+    telemetry,
+    deadLetter: opts.deadLetter,
+    report: opts.reportInvalid,
+  });
   const rootHealth = rootListingHealth({ root: opts.root, intervalMs: opts.intervalMs, telemetry });
   let discovery: Discovery | undefined;
   let deliver: Deliver;
@@ -90,7 +94,9 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
         if (!r.delivered && r.phase !== 'open' && r.mtimeMs < oldest) oldest = r.mtimeMs;
       }
     }
-    metrics.lagSeconds.set(Math.max(0, (now - oldest) / 1000));
+    const seconds = Math.max(0, (now - oldest) / 1000);
+    if (opts.onLag) opts.onLag(seconds);
+    else metrics.lagSeconds.set(seconds);
   }
 
   /** Lists the root: every channel found is scanned (in full), new ones get a delivery loop. */
@@ -190,7 +196,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
           resolve();
         };
       });
-      discovery = startDiscovery({
+      discovery = (opts.discover ?? startDiscovery)({
         root: opts.root,
         poll: opts.poll,
         intervalMs: opts.intervalMs,

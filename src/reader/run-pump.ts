@@ -96,6 +96,8 @@ async function handleLines(
     r.lines += 1;
     if ('code' in d) {
       r.invalid += 1;
+      // Another sink's source reports it (each bad line once).
+      if (ctx.opts.reportInvalid === false) continue;
       const before = batch;
       await reportInvalid(
         ctx.opts,

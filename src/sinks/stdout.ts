@@ -13,6 +13,8 @@ export interface StdoutSinkOptions {
   readonly format: StdoutFormatter;
   /** Counts delivered records (markers excluded). */
   readonly metrics?: Metrics;
+  /** The sink's name in metrics (default `stdout`). */
+  readonly name?: string;
 }
 
 const NL = 0x0a;
@@ -79,6 +81,8 @@ export function rawFormat(opts: { includeMarkers: boolean }): StdoutFormatter {
 export function createStdoutSink(opts: StdoutSinkOptions): Sink & { giveUp(): void } {
   const stream = opts.stream ?? process.stdout;
   let closed: Promise<void> | undefined;
+  const name = opts.name ?? 'stdout';
+  opts.metrics?.sinkUp.set({ sink: name }, 1);
   /** Why writes fail from now on (the stream broke, or the sink gave up). */
   let failure: GkExportError<StdoutErrorCode> | undefined;
   /** Rejecters of the writes whose bytes the fd has not taken yet. */
@@ -110,7 +114,7 @@ export function createStdoutSink(opts: StdoutSinkOptions): Sink & { giveUp(): vo
   stream.on('error', (err: NodeJS.ErrnoException) => failAll(broken(err)));
 
   return {
-    name: 'stdout',
+    name,
     async write(batch) {
       if (failure) throw failure;
       const out = opts.format(batch);
@@ -133,7 +137,7 @@ export function createStdoutSink(opts: StdoutSinkOptions): Sink & { giveUp(): vo
       }
       let records = 0;
       for (const d of batch) if (!d.marker) records += 1;
-      opts.metrics?.delivered.inc({ sink: 'stdout' }, records);
+      opts.metrics?.delivered.inc({ sink: name }, records);
     },
     giveUp() {
       failAll(

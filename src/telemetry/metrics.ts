@@ -47,7 +47,7 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
     filtered: new Counter({
       name: 'gk_export_records_filtered_total',
       help: 'Records dropped on purpose by a filter',
-      labelNames: ['filter'] as const,
+      labelNames: ['filter', 'sink'] as const,
       registers,
     }),
     invalid: new Counter({
@@ -58,8 +58,8 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
     }),
     deadLettered: new Counter({
       name: 'gk_export_records_dead_lettered_total',
-      help: 'Lines or batches written to the dead-letter file',
-      labelNames: ['stage'] as const,
+      help: 'Lines or records written to the dead-letter file, by stage (and sink, for records a sink did not take)',
+      labelNames: ['stage', 'sink'] as const,
       registers,
     }),
     deadLetterBlocked: new Gauge({
@@ -161,6 +161,30 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       name: 'gk_export_apiserver_audit_events_skipped_total',
       help: 'API-server audit events that are not Gatekeeper denials, by reason',
       labelNames: ['reason'] as const,
+      registers,
+    }),
+    sinkUp: new Gauge({
+      name: 'gk_export_sink_up',
+      help: "1 while a sink's receiver takes its records, 0 while it is retried or stopped",
+      labelNames: ['sink'] as const,
+      registers,
+    }),
+    sinkLagSeconds: new Gauge({
+      name: 'gk_export_sink_lag_seconds',
+      help: 'Age of the oldest completed run a sink has not delivered yet (0 when caught up)',
+      labelNames: ['sink'] as const,
+      registers,
+    }),
+    sinkLagRecords: new Gauge({
+      name: 'gk_export_sink_lag_records',
+      help: 'Lines the furthest sink has passed and this sink has not',
+      labelNames: ['sink'] as const,
+      registers,
+    }),
+    sinkLagBytes: new Gauge({
+      name: 'gk_export_sink_lag_bytes',
+      help: 'Bytes of the volume the furthest sink has passed and this sink has not',
+      labelNames: ['sink'] as const,
       registers,
     }),
     filesDeleted: new Counter({

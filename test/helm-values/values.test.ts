@@ -1,4 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Container } from 'kubernetes-models/v1';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,8 +30,26 @@ interface ContainerSpec {
 interface Deployment {
   kind: 'Deployment';
   metadata: { name: string };
-  spec: { template: { spec: { containers: ContainerSpec[]; volumes: { name: string }[] } } };
+  spec: {
+    template: {
+      spec: {
+        containers: ContainerSpec[];
+        volumes: { name: string; configMap?: { name: string } }[];
+      };
+    };
+  };
 }
+
+/** The ConfigMaps this repository ships for the values files (`deploy/*.yaml`). */
+const DEPLOY = new URL('../../deploy/', import.meta.url);
+const configMaps = readdirSync(DEPLOY)
+  .filter((f) => f.endsWith('.yaml'))
+  .flatMap((f) => parseAllDocuments(readFileSync(new URL(f, DEPLOY), 'utf8')))
+  .map(
+    (d) =>
+      d.toJS() as { kind?: string; metadata?: { name: string }; data?: Record<string, string> },
+  )
+  .filter((d) => d.kind === 'ConfigMap');
 interface Connection {
   kind: 'Connection';
   spec: { driver: string; config: { path: string; maxAuditResults: number } };
@@ -54,6 +74,7 @@ describe('Helm values files', () => {
       'otlp.yaml',
       'pvc.yaml',
       'reader.yaml',
+      'routing.yaml',
       'webhook.yaml',
     ]);
   });
@@ -88,6 +109,35 @@ describe.skipIf(unsupported !== undefined)(
       }
     }, 120_000);
     afterAll(() => tmp?.cleanup());
+
+    /**
+     * The args with `--config=<path>` pointing at a copy of the file the pod would see there: the
+     * mount holding the path, its ConfigMap volume, and that ConfigMap from `deploy/`.
+     */
+    async function mountedConfig(
+      args: string[],
+      mounts: Mount[],
+      pod: Deployment['spec']['template']['spec'],
+    ): Promise<string[]> {
+      const out: string[] = [];
+      for (const a of args) {
+        const path = a.startsWith('--config=') ? a.slice('--config='.length) : undefined;
+        if (path === undefined) {
+          out.push(a);
+          continue;
+        }
+        const mount = mounts.find((m) => covers(m.mountPath, path));
+        if (!mount) throw new Error(`no volume mounted at ${path}`);
+        const cm = pod.volumes.find((v) => v.name === mount.name)?.configMap?.name;
+        const data = configMaps.find((d) => d.metadata?.name === cm)?.data;
+        const key = path.slice(mount.mountPath.replace(/\/$/, '').length + 1);
+        if (!data?.[key]) throw new Error(`no ConfigMap ${cm} with ${key} in deploy/`);
+        const copy = join(tmp.dir, `${cm}-${key}`);
+        await writeFile(copy, data[key]);
+        out.push(`--config=${copy}`);
+      }
+      return out;
+    }
 
     for (const file of files) {
       describe(file, () => {
@@ -158,13 +208,28 @@ describe.skipIf(unsupported !== undefined)(
               .filter((e) => e.value !== undefined)
               .map((e) => [e.name, e.value as string]),
           );
-          const p = runCli([...c.args!, '--check-config'], { env: { ROOT_PATH: '', ...env } });
+          const args = await mountedConfig(
+            c.args!,
+            c.volumeMounts ?? [],
+            deployment(where.deployment),
+          );
+          const p = runCli([...args, '--check-config'], { env: { ROOT_PATH: '', ...env } });
           expect((await p.exited).code, p.stderr()).toBe(0);
           const { config } = JSON.parse(p.stdout()) as {
             config: { root: string; stateDir: string; mode: string; httpPort: number };
           };
           expect(config.root).toBe(connection().spec.config.path);
           expect(config.mode).toBe(where.mode);
+          if (file === 'routing.yaml') {
+            // A team route and a catch-all, each its own sink.
+            const { sinks } = JSON.parse(p.stdout()) as {
+              sinks: { name: string; route?: { namespaces: string[] } }[];
+            };
+            expect(sinks.map((x) => [x.name, x.route?.namespaces])).toEqual([
+              ['team-payments', ['payments-*']],
+              ['siem', undefined],
+            ]);
+          }
           const exportMount = (c.volumeMounts ?? []).find((m) => covers(m.mountPath, config.root))!;
           expect(covers(exportMount.mountPath, config.stateDir)).toBe(true);
           expect(c.ports?.map((x) => x.containerPort)).toContain(config.httpPort);

@@ -15,6 +15,8 @@ export interface OpenReportsDeps {
   readonly deadLetter: DeadLetter;
   /** The reader's state dir: the sink's journal lives in `openreports/<channel>/` under it. */
   readonly stateDir: string;
+  /** The sink's name in metrics and logs (default `openreports`). */
+  readonly name?: string;
   /** The API (default: @kubernetes/client-node with `config.kubeconfigPath`). */
   readonly api?: ReportsApi;
   /** For tests of the backoff arithmetic. */
@@ -55,6 +57,8 @@ export async function createOpenReportsSink(
   deps: OpenReportsDeps,
 ): Promise<Sink & { interrupt(): void }> {
   const { log, metrics } = deps.telemetry;
+  const sinkName = deps.name ?? 'openreports';
+  metrics.sinkUp.set({ sink: sinkName }, 1);
   const api = deps.api ?? (await createReportsApi(config.kubeconfigPath));
   const channels = new Map<string, ChannelEntry>();
   let interrupted = false;
@@ -98,7 +102,7 @@ export async function createOpenReportsSink(
       c[r.result] = (c[r.result] ?? 0) + 1;
     }
     if (records > 0) j.append({ to, kept, counts } satisfies JournalEntry);
-    const delivered = () => metrics.delivered.inc({ sink: 'openreports' }, records);
+    const delivered = () => metrics.delivered.inc({ sink: sinkName }, records);
     if (!completion) {
       delivered();
       return { acked: Promise.resolve(), applying: false };
@@ -106,7 +110,7 @@ export async function createOpenReportsSink(
     if (!cur.tracking) {
       delivered();
       log.warn(
-        { sink: 'openreports', channel: ch.name, run: first.run },
+        { sink: sinkName, channel: ch.name, run: first.run },
         'run not seen from its first line: its reports are left as they are until the next complete run',
       );
       return { acked: Promise.resolve(), applying: false };
@@ -147,7 +151,7 @@ export async function createOpenReportsSink(
     }
     log.info(
       {
-        sink: 'openreports',
+        sink: sinkName,
         channel: ch.name,
         run: marker.run,
         reports: scopes.size,
@@ -169,7 +173,7 @@ export async function createOpenReportsSink(
         if (!err.retryable) {
           // Reports left by an earlier process are then not emptied; new ones still are.
           log.warn(
-            { sink: 'openreports', channel: ch.name, status: err.status, err: err.message },
+            { sink: sinkName, channel: ch.name, status: err.status, err: err.message },
             'cannot list existing reports (RBAC: grant list on reports and clusterreports)',
           );
           return new Set();
@@ -184,6 +188,7 @@ export async function createOpenReportsSink(
     for (let attempt = 0; ; attempt++) {
       try {
         await api.apply(obj);
+        metrics.sinkUp.set({ sink: sinkName }, 1);
         return 'applied';
       } catch (err) {
         if (!(err instanceof ReportsApiError)) throw err;
@@ -206,15 +211,16 @@ export async function createOpenReportsSink(
       );
     }
     metrics.retries.inc({
-      sink: 'openreports',
+      sink: sinkName,
       status_class: statusClass(err.status ?? 'network'),
     });
+    metrics.sinkUp.set({ sink: sinkName }, 0);
     const delay =
       retryAfterMs(err.retryAfter, config.maxBackoffMs) ??
       backoffMs(attempt, config.maxBackoffMs, deps.random);
     if (attempt === 0 || attempt % 10 === 0) {
       log.warn(
-        { sink: 'openreports', attempt: attempt + 1, status: err.status, err: err.message },
+        { sink: sinkName, attempt: attempt + 1, status: err.status, err: err.message },
         'OpenReports API call failed; retrying (the reader waits)',
       );
     }
@@ -232,13 +238,13 @@ export async function createOpenReportsSink(
   async function deadLetterObject(obj: Record<string, unknown>, err: ReportsApiError) {
     const meta = obj.metadata as { name: string; namespace?: string };
     const ref = `${String(obj.kind)}/${meta.namespace ? `${meta.namespace}/` : ''}${meta.name}`;
-    metrics.deadLettered.inc({ stage: 'sink' });
+    metrics.deadLettered.inc({ stage: 'sink', sink: sinkName });
     log.error(
-      { sink: 'openreports', object: ref, status: err.status, err: err.message },
+      { sink: sinkName, object: ref, status: err.status, err: err.message },
       'API server refused the report for good: object set aside in the dead-letter file',
     );
     await deps.deadLetter.batch({
-      sink: 'openreports',
+      sink: sinkName,
       code: err.status ? `http_${err.status}` : 'permanent',
       reason: err.message,
       status: err.status,
@@ -249,7 +255,7 @@ export async function createOpenReportsSink(
   }
 
   return {
-    name: 'openreports',
+    name: sinkName,
     write(batch) {
       const first = batch[0];
       // Admission and API-server records are not audit results: reports show audit runs.

@@ -12,6 +12,8 @@ import { backoffMs, retryAfterMs, statusClass } from './retry.ts';
 export interface WebhookDeps {
   readonly telemetry: Telemetry;
   readonly deadLetter: DeadLetter;
+  /** The sink's name in metrics, logs and dead letters (default `webhook`). */
+  readonly name?: string;
   /** For tests of the backoff arithmetic. */
   readonly random?: () => number;
 }
@@ -36,6 +38,8 @@ export function createWebhookSink(
   deps: WebhookDeps,
 ): Sink & { interrupt(): void; giveUp(): void } {
   const { log, metrics } = deps.telemetry;
+  const name = deps.name ?? 'webhook';
+  metrics.sinkUp.set({ sink: name }, 1);
   const spec: FormatSpec = formatSpec(config.format, {
     clusterName: config.clusterName,
     host: config.host,
@@ -76,7 +80,7 @@ export function createWebhookSink(
   ) {
     log.error(
       {
-        sink: 'webhook',
+        sink: name,
         url: target,
         status,
         records: records.length,
@@ -90,7 +94,7 @@ export function createWebhookSink(
     try {
       await deps.deadLetter.batch(
         {
-          sink: 'webhook',
+          sink: name,
           code: status ? `http_${status}` : 'permanent',
           reason,
           status,
@@ -106,9 +110,10 @@ export function createWebhookSink(
       }
       throw err;
     }
-    metrics.deadLettered.inc({ stage: 'sink' }, records.length);
+    metrics.deadLettered.inc({ stage: 'sink', sink: name }, records.length);
     if (config.onPermanentError === 'stop') {
-      metrics.sinkPermanentFailure.set({ sink: 'webhook' }, 1);
+      metrics.sinkPermanentFailure.set({ sink: name }, 1);
+      metrics.sinkUp.set({ sink: name }, 0);
       throw new GkExportError<WebhookErrorCode>(
         'ERR_SINK_PERMANENT',
         `webhook receiver answered ${status ?? reason}; stopping (--on-permanent-error stop)`,
@@ -132,19 +137,20 @@ export function createWebhookSink(
     }
     for (let attempt = 0; ; attempt++) {
       if (interrupted && attempt > 0) throw interruptedError('stopped while retrying a request');
-      const stop = metrics.sinkRequestSeconds.startTimer({ sink: 'webhook' });
+      const stop = metrics.sinkRequestSeconds.startTimer({ sink: name });
       const outcome: HttpOutcome = await client.post(url(encoded.pathSuffix), h, body);
       stop();
       if (outcome.kind === 'response' && outcome.status >= 200 && outcome.status < 300) {
         if (config.format === 'otlp') notePartialSuccess(outcome.body, records.length);
-        metrics.delivered.inc({ sink: 'webhook' }, records.filter((d) => !d.marker).length);
+        metrics.delivered.inc({ sink: name }, records.filter((d) => !d.marker).length);
+        metrics.sinkUp.set({ sink: name }, 1);
         return;
       }
       if (outcome.kind === 'response' && outcome.status === 413) {
         if (records.length > 1) {
           const half = Math.ceil(records.length / 2);
           log.warn(
-            { sink: 'webhook', records: records.length },
+            { sink: name, records: records.length },
             'receiver answered 413: halving the request',
           );
           await send(records.slice(0, half));
@@ -173,7 +179,8 @@ export function createWebhookSink(
       }
       const cls =
         outcome.kind === 'error' ? (outcome.timeout ? 'timeout' : 'network') : outcome.status;
-      metrics.retries.inc({ sink: 'webhook', status_class: statusClass(cls) });
+      metrics.retries.inc({ sink: name, status_class: statusClass(cls) });
+      metrics.sinkUp.set({ sink: name }, 0);
       const delay =
         (outcome.kind === 'response'
           ? retryAfterMs(outcome.headers['retry-after'], config.maxBackoffMs)
@@ -181,7 +188,7 @@ export function createWebhookSink(
       if (attempt === 0 || attempt % 10 === 0) {
         log.warn(
           {
-            sink: 'webhook',
+            sink: name,
             url: target,
             attempt: attempt + 1,
             status: outcome.kind === 'response' ? outcome.status : outcome.error,
@@ -201,9 +208,9 @@ export function createWebhookSink(
           ?.rejectedLogRecords ?? 0,
       );
       if (rejected > 0) {
-        metrics.deadLettered.inc({ stage: 'otlp_partial' }, rejected);
+        metrics.deadLettered.inc({ stage: 'otlp_partial', sink: name }, rejected);
         log.warn(
-          { sink: 'webhook', rejected, sent },
+          { sink: name, rejected, sent },
           'OTLP receiver rejected some log records (partial success; not retried)',
         );
       }
@@ -263,7 +270,7 @@ export function createWebhookSink(
   }
 
   return {
-    name: 'webhook',
+    name,
     window: config.concurrency + 1,
     write(batch, hint) {
       const records = spec.markers ? batch : batch.filter((d) => !d.marker);
