@@ -2,7 +2,6 @@ import type { DeadLetter } from '../dead-letter.ts';
 import type { CheckpointStore } from '../pipeline/checkpoint.ts';
 import type { Telemetry } from '../telemetry/index.ts';
 import type { BadEntries } from './bad-entries.ts';
-import type { Channel } from './channel.ts';
 import type { Discovery, DiscoveryOptions } from './discovery.ts';
 import type { RetentionGate } from './lanes/coordinator.ts';
 import type { ReadMode } from './options.ts';
@@ -55,8 +54,6 @@ export interface SourceContext {
   readonly deletes: DeleteRetries;
   /** Aborted when the source stops: ends scans, loops and waits that only stopping ends. */
   readonly halt: AbortSignal;
-  /** Asks for a scan of a channel (one at a time per channel; a request during one repeats it). */
-  requestScan(ch: Channel): void;
   /** Sets the lag: the age of the oldest completed run not yet delivered, across channels. */
   updateLag(nowMs: number): void;
 }

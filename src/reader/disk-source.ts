@@ -68,7 +68,6 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     }),
     deletes: createDeleteRetries(opts.intervalMs, DELETE_RETRY_MAX_MS),
     halt: halt.signal,
-    requestScan: (ch) => requestScan(ctx, ch),
     updateLag,
   };
 

@@ -84,6 +84,7 @@ export function requestScan(ctx: SourceContext, ch: Channel): void {
 async function reconcile(ctx: SourceContext, ch: Channel): Promise<void> {
   const { opts } = ctx;
   const listed = await list(ctx, ch);
+  const full = listed?.full ?? false;
   const now = Date.now();
   const present = new Set<string>();
   const wanted = (f: ScannedFile) =>
@@ -98,7 +99,7 @@ async function reconcile(ctx: SourceContext, ch: Channel): Promise<void> {
     present.add(f.ino);
     const r = track(ctx, ch, f, now);
     // Listed, so not gone (a listing that missed it, or a deletion that failed).
-    markListed(r, f, now, listed!.full);
+    markListed(r, f, now, full);
     // Hold every undelivered file open from first sight: the writer's retention can then
     // delete it without the reader losing a line.
     await ctx.files.ensureOpen(ch, r);

@@ -82,8 +82,9 @@ export function markListed(r: RunState, f: ScannedFile, nowMs: number, full: boo
   if (full) w(r).openFailed = false;
   r.name = f.name;
   if (f.state !== 'audit-open') markComplete(r);
-  if (r.phase !== RunPhase.Open)
+  if (r.phase !== RunPhase.Open) {
     r.mtimeMs = f.mtimeMs > nowMs ? Math.min(r.mtimeMs, nowMs) : f.mtimeMs;
+  }
   if (f.size !== r.size) {
     r.size = f.size;
     r.lastGrowthMs = nowMs;
