@@ -2,7 +2,14 @@
 // a key is, found from its bytes without decoding it, and the type its value must have.
 import { EXPORT_MSG_FIELD_TYPES, type FieldType } from './record.ts';
 
-/** Expected type of a top-level field. */
+/**
+ * Expected type of a top-level field.
+ *
+ * @example
+ * ```ts
+ * if (field.expect === Expect.strList) …
+ * ```
+ */
 export const Expect = { str: 1, strList: 2, strMap: 3, bool: 4, any: 5 } as const;
 export type Expect = (typeof Expect)[keyof typeof Expect];
 
@@ -14,7 +21,14 @@ const EXPECT_OF: Record<FieldType, Expect> = {
   'JSON value': Expect.any,
 };
 
-/** The field table's name of each expected type, for error messages. */
+/**
+ * The field table's name of each expected type, for error messages.
+ *
+ * @example
+ * ```ts
+ * EXPECT_NAME[Expect.strMap]; // 'object of strings'
+ * ```
+ */
 export const EXPECT_NAME = Object.fromEntries(
   Object.entries(EXPECT_OF).map(([name, expect]) => [expect, name]),
 ) as Record<Expect, FieldType>;

@@ -24,7 +24,14 @@ export interface BatchWindow {
   settle(): Promise<void>;
 }
 
-/** An error from the pipeline (sink or checkpoint), as opposed to reading a file. */
+/**
+ * An error from the pipeline (sink or checkpoint), as opposed to reading a file.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof PipelineFailure) stop(err.cause); // not a read error: stop
+ * ```
+ */
 export class PipelineFailure extends Error {
   constructor(cause: unknown) {
     super('delivery failed', { cause });

@@ -52,18 +52,39 @@ export function newChannel(root: string, name: string, window: BatchWindow): Cha
   };
 }
 
-/** A file of the channel as logs and the dead letter name it: `<channel>/<file>`. */
+/**
+ * A file of the channel as logs and the dead letter name it: `<channel>/<file>`.
+ *
+ * @example
+ * ```ts
+ * pathInRoot(ch, '2023-07-18T21_21_52Z.log'); // 'audit-channel/2023-07-18T21_21_52Z.log'
+ * ```
+ */
 export function pathInRoot(ch: Channel, name: string): string {
   return `${ch.name}/${name}`;
 }
 
-/** Something changed: the channel's delivery loop looks again now. */
+/**
+ * Something changed: the channel's delivery loop looks again now.
+ *
+ * @example
+ * ```ts
+ * wake(ch); // after a scan saw a change
+ * ```
+ */
 export function wake(ch: Channel): void {
   ch.woken = true;
   ch.resolveWait?.();
 }
 
-/** Waits for a wake-up or `ms`, whichever is first (at once if woken meanwhile). */
+/**
+ * Waits for a wake-up or `ms`, whichever is first (at once if woken meanwhile).
+ *
+ * @example
+ * ```ts
+ * if (!progressed) await idle(ch, opts.intervalMs);
+ * ```
+ */
 export async function idle(ch: Channel, ms: number): Promise<void> {
   if (!ch.woken) {
     let timer: NodeJS.Timeout | undefined;
@@ -77,7 +98,14 @@ export async function idle(ch: Channel, ms: number): Promise<void> {
   ch.woken = false;
 }
 
-/** Removes a run and its checkpoint for good. */
+/**
+ * Removes a run and its checkpoint for good.
+ *
+ * @example
+ * ```ts
+ * if (r.delivered) dropRun(ch, r, store); // its file is gone too
+ * ```
+ */
 export function dropRun(ch: Channel, r: RunState, store: CheckpointStore): void {
   ch.runs.delete(r.ino);
   store.delete(runCheckpointKey(r));
@@ -87,13 +115,25 @@ export function dropRun(ch: Channel, r: RunState, store: CheckpointStore): void 
  * Stops delivering a run whose file is gone or being deleted. A delivered run stays known, as
  * gone, until a scan no longer lists its file: a scan that listed the file just before it
  * went would otherwise take it for a new run, fail to open it and report it lost.
+ *
+ * @example
+ * ```ts
+ * if (await deleted(r)) forgetRun(ch, r, store);
+ * ```
  */
 export function forgetRun(ch: Channel, r: RunState, store: CheckpointStore): void {
   if (r.delivered) markGone(r);
   else dropRun(ch, r, store);
 }
 
-/** Runs `fn` in the channel's directory as last scanned; false when it is not there. */
+/**
+ * Runs `fn` in the channel's directory as last scanned; false when it is not there.
+ *
+ * @example
+ * ```ts
+ * await inChannel(ch, (base) => unlinkIfSame(base, r.name, r.ino));
+ * ```
+ */
 export async function inChannel(
   ch: Channel,
   fn: (base: string) => Promise<boolean>,

@@ -52,6 +52,11 @@ export async function openRunHandle(dir: string, r: RunState): Promise<OpenedRun
 /**
  * Opens a run file inside the channel directory the last scan read, never through a symlink;
  * a channel that is no longer that directory makes the file `gone`.
+ *
+ * @example
+ * ```ts
+ * const own = r.fh ?? (await openInChannel(ch, r));
+ * ```
  */
 export async function openInChannel(ch: Channel, r: RunState): Promise<OpenedRun> {
   const inDir = await inChannelDir(ch.dir, ch.id, (base) => openRunHandle(base, r));

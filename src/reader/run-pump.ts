@@ -17,7 +17,7 @@ import { markDelivered, runCheckpointKey, runEntry, type RunState } from './run-
  *
  * @example
  * ```ts
- * const progressed = await pump(ctx, ch, nextRun(ch));
+ * const progressed = await pump(ctx, ch, run);
  * ```
  */
 export async function pump(ctx: SourceContext, ch: Channel, r: RunState): Promise<boolean> {

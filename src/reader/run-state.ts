@@ -49,7 +49,14 @@ export interface RunState {
 /** The run as the transitions below see it: the fields read-only elsewhere change here. */
 const w = (r: RunState) => r as { -readonly [K in keyof RunState]: RunState[K] };
 
-/** Creates the tracking state for a newly seen file. */
+/**
+ * Creates the tracking state for a newly seen file.
+ *
+ * @example
+ * ```ts
+ * const r = newRunState('audit-channel', scannedFile, Date.now());
+ * ```
+ */
 export function newRunState(channel: string, f: ScannedFile, nowMs: number): RunState {
   return {
     kind: f.state.startsWith('admission') ? 'admission' : 'audit',
@@ -76,6 +83,11 @@ export function newRunState(channel: string, f: ScannedFile, nowMs: number): Run
  * The scan lists the file (again): its name, size and mtime as listed; it is not gone; a `.txt`
  * renamed to `.log` is complete. `full` (a full scan) lets a file that could not be opened be
  * tried again.
+ *
+ * @example
+ * ```ts
+ * for (const f of listing.files) markListed(runs.get(f.ino)!, f, Date.now(), full);
+ * ```
  */
 export function markListed(r: RunState, f: ScannedFile, nowMs: number, full: boolean): void {
   w(r).gone = false;
@@ -91,32 +103,74 @@ export function markListed(r: RunState, f: ScannedFile, nowMs: number, full: boo
   }
 }
 
-/** An open run is complete: its writer renamed it, or it vanished with no writer holding it. */
+/**
+ * An open run is complete: its writer renamed it, or it vanished with no writer holding it.
+ *
+ * @example
+ * ```ts
+ * if (f.state === 'audit-complete') markComplete(r); // renamed .txt → .log
+ * ```
+ */
 export function markComplete(r: RunState): void {
   if (r.phase === RunPhase.Open) w(r).phase = RunPhase.Complete;
 }
 
-/** An open run whose file no writer holds stopped growing: its writer crashed. */
+/**
+ * An open run whose file no writer holds stopped growing: its writer crashed.
+ *
+ * @example
+ * ```ts
+ * if (idleMs > abandonAfterMs && !isHeldByWriter(r.fh.fd)) markAbandoned(r);
+ * ```
+ */
 export function markAbandoned(r: RunState): void {
   if (r.phase === RunPhase.Open) w(r).phase = RunPhase.Abandoned;
 }
 
-/** A writer still holds the open run's file: it is not abandoned, however long it idles. */
+/**
+ * A writer still holds the open run's file: it is not abandoned, however long it idles.
+ *
+ * @example
+ * ```ts
+ * if (isHeldByWriter(r.fh.fd)) markHeld(r, Date.now());
+ * ```
+ */
 export function markHeld(r: RunState, nowMs: number): void {
   r.lastGrowthMs = nowMs;
 }
 
-/** The file could not be opened: it is skipped until a full scan lists it again. */
+/**
+ * The file could not be opened: it is skipped until a full scan lists it again.
+ *
+ * @example
+ * ```ts
+ * if (res.failure === 'unreadable') markUnopenable(r);
+ * ```
+ */
 export function markUnopenable(r: RunState): void {
   w(r).openFailed = true;
 }
 
-/** The file is no longer in the directory (read on through its descriptor, if held). */
+/**
+ * The file is no longer in the directory (read on through its descriptor, if held).
+ *
+ * @example
+ * ```ts
+ * if (!listed.has(r.ino) && r.fh) markGone(r); // read on through r.fh
+ * ```
+ */
 export function markGone(r: RunState): void {
   w(r).gone = true;
 }
 
-/** The checkpoint says every line of the file was delivered (before a restart). */
+/**
+ * The checkpoint says every line of the file was delivered (before a restart).
+ *
+ * @example
+ * ```ts
+ * if (saved?.done && saved.offset === f.size) markFoundDelivered(r);
+ * ```
+ */
 export function markFoundDelivered(r: RunState): void {
   w(r).delivered = true;
 }
@@ -125,6 +179,11 @@ export function markFoundDelivered(r: RunState): void {
  * Every line is delivered and checkpointed. A complete run read without its completion marker
  * is `incomplete` (an admission segment has no markers); an abandoned one stays abandoned.
  * Returns the run's final state.
+ *
+ * @example
+ * ```ts
+ * metrics.runsCompleted.inc({ state: markDelivered(r) }); // 'complete', 'incomplete' or 'abandoned'
+ * ```
  */
 export function markDelivered(r: RunState): RunPhase {
   w(r).delivered = true;
@@ -135,13 +194,27 @@ export function markDelivered(r: RunState): RunPhase {
   return r.phase;
 }
 
-/** Lines were appended to a delivered run: they are delivered too. */
+/**
+ * Lines were appended to a delivered run: they are delivered too.
+ *
+ * @example
+ * ```ts
+ * if (saved?.done && f.size > saved.offset) markUndelivered(r);
+ * ```
+ */
 export function markUndelivered(r: RunState): void {
   w(r).delivered = false;
   if (r.phase === RunPhase.Incomplete) w(r).phase = RunPhase.Complete;
 }
 
-/** The checkpoint key of a run. */
+/**
+ * The checkpoint key of a run.
+ *
+ * @example
+ * ```ts
+ * const saved = store.get(runCheckpointKey(r));
+ * ```
+ */
 export function runCheckpointKey(r: RunState): string {
   return checkpointKey({ source: r.kind, channel: r.channel, run: r.run, ino: r.ino });
 }
@@ -180,7 +253,14 @@ export function completedFiles(runs: Iterable<RunState>): Map<string, ScannedFil
   return known;
 }
 
-/** A checkpoint entry for a run at a position. */
+/**
+ * A checkpoint entry for a run at a position.
+ *
+ * @example
+ * ```ts
+ * await window.send(batch, runEntry(r, reader.position(), false));
+ * ```
+ */
 export function runEntry(
   r: RunState,
   pos: { offset: number; line: number },
