@@ -3,7 +3,6 @@ import { dirname, join } from 'node:path';
 import type { ConnectionSettings } from '../kube/connection.ts';
 import { createDeadLetter } from '../dead-letter.ts';
 import { apiserverAuditOptions, resolveSources } from '../reader/apiserver-audit/options.ts';
-import { createApiserverAuditSource } from '../reader/apiserver-audit/source.ts';
 import { createFanout } from '../sinks/fanout.ts';
 import type { Sink } from '../sinks/sink.ts';
 import {
@@ -12,14 +11,12 @@ import {
   webhookOptions,
   type WebhookConfig,
 } from '../sinks/webhook/options.ts';
-import { createWebhookSink } from '../sinks/webhook/webhook-sink.ts';
 import { isGkExportError } from '../errors.ts';
 import { runReader } from '../reader/index.ts';
 import { readerOptions, resolveReaderConfig, type ReaderConfig } from '../reader/options.ts';
 import { gatekeeperLogFormat } from '../sinks/gatekeeper-log-format.ts';
 import { createStdoutSink, rawFormat } from '../sinks/stdout.ts';
-import { readinessCheck } from '../server/health.ts';
-import { startHttpServer } from '../server/http-server.ts';
+import type { startHttpServer } from '../server/http-server.ts';
 import { createTelemetry } from '../telemetry/index.ts';
 
 /**
@@ -111,11 +108,17 @@ export function registerRead(program: Command): void {
       );
     }
     if (webhook) {
+      // Loaded only when configured: the HTTP(S) client and its Node modules are resident MiB.
+      const { createWebhookSink } = await import('../sinks/webhook/webhook-sink.ts');
       parts.push(
         createWebhookSink(webhook, { telemetry, deadLetter: createDeadLetter(config.stateDir) }),
       );
     }
     const sink = createFanout(parts);
+    // Loaded only when selected (it hashes with node:crypto).
+    const auditLog = selected.apiserverAudit
+      ? await import('../reader/apiserver-audit/source.ts')
+      : undefined;
     const ac = new AbortController();
     const stop = (sig: string) => {
       telemetry.log.info({ signal: sig }, 'stopping: finishing the batch in flight');
@@ -126,9 +129,14 @@ export function registerRead(program: Command): void {
     let server: Awaited<ReturnType<typeof startHttpServer>> | undefined;
     try {
       if (config.httpPort !== 0) {
+        // Loaded only when served: the HTTP server and prom-client are resident MiB.
+        const [{ startHttpServer }, { readinessCheck }] = await Promise.all([
+          import('../server/http-server.ts'),
+          import('../server/health.ts'),
+        ]);
         server = await startHttpServer({
           port: config.httpPort,
-          registry: telemetry.metrics.registry,
+          metrics: telemetry.metrics,
           readiness: readinessCheck({
             root: config.root,
             stateDir: config.stateDir,
@@ -150,9 +158,9 @@ export function registerRead(program: Command): void {
               telemetry,
               diskExport: selected.sources.includes('disk-export'),
               extraSources: ({ store, deadLetter }) =>
-                selected.apiserverAudit
+                selected.apiserverAudit && auditLog
                   ? [
-                      createApiserverAuditSource({
+                      auditLog.createApiserverAuditSource({
                         ...selected.apiserverAudit,
                         maxRecordBytes: c.maxRecordBytes,
                         batchMaxLines: c.batchMaxLines,
