@@ -31,6 +31,12 @@ interface CheckpointFile {
 const FILE = 'checkpoints.json';
 const TMP = 'checkpoints.json.tmp';
 
+/**
+ * Group commit: `flushSoon` writes at most once per this many ms. A crash then repeats at
+ * most what was acknowledged within the last interval (and the batches in flight).
+ */
+export const CHECKPOINT_INTERVAL_MS = 100;
+
 /** The store key of an entry. */
 export function checkpointKey(e: Pick<CheckpointEntry, 'source' | 'channel' | 'run' | 'ino'>) {
   return `${e.source}:${e.channel}/${e.run}@${e.ino}`;
@@ -39,31 +45,52 @@ export function checkpointKey(e: Pick<CheckpointEntry, 'source' | 'channel' | 'r
 /**
  * A versioned JSON checkpoint file in the state dir, written atomically (temp file, fsync,
  * rename, directory fsync) and only when something changed. Callers advance an entry only
- * after the sinks acknowledged the lines it covers.
+ * after the sinks acknowledged the lines it covers. `flush` writes now; `flushSoon` writes
+ * at most once per `intervalMs` (group commit), so a stream of acknowledged batches costs a
+ * few writes a second however small its batches are.
  *
  * @example
  * ```ts
  * const store = await openCheckpointStore('/tmp/violations/.gk-export-state');
  * store.set({ source: 'audit', channel: 'c', run: 'r', ino: '12', offset: 120, line: 3, done: false });
- * await store.flush();
+ * await store.flushSoon(); // within 100 ms
+ * await store.flush(); // now
  * ```
  */
-export async function openCheckpointStore(dir: string) {
+export async function openCheckpointStore(dir: string, opts: { intervalMs?: number } = {}) {
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  const intervalMs = opts.intervalMs ?? CHECKPOINT_INTERVAL_MS;
   const entries = new Map<string, CheckpointEntry>();
   for (const e of await loadEntries(dir)) entries.set(checkpointKey(e), e);
   let dirty = false;
-  let writing: Promise<void> = Promise.resolve();
+  let writing: Promise<boolean> = Promise.resolve(false);
+  let lastWriteAt = -Infinity;
+  /** The write `flushSoon` scheduled, shared by every caller until it runs. */
+  let scheduled: { timer: NodeJS.Timeout; settle: (p: Promise<boolean>) => void } | undefined;
+  let soon: Promise<boolean> | undefined;
 
-  async function write(): Promise<void> {
-    if (!dirty) return;
+  /** Writes now; a scheduled write becomes this one (its promise is returned). */
+  function flush(): Promise<boolean> {
+    const pending = scheduled;
+    const promised = soon;
+    if (pending) clearTimeout(pending.timer);
+    scheduled = undefined;
+    soon = undefined;
+    writing = writing.catch(() => false).then(write);
+    pending?.settle(writing);
+    return promised ?? writing;
+  }
+
+  async function write(): Promise<boolean> {
+    if (!dirty) return false;
     dirty = false;
+    lastWriteAt = performance.now();
     const body: CheckpointFile = { version: 1, checkpoints: [...entries.values()] };
     const tmp = join(dir, TMP);
-    // Synchronous on purpose: a checkpoint is a few hundred bytes, written once per batch. As
-    // eight thread-pool round trips, each step waited for the loop to be free from checking the
-    // next batch, and the next write waits for the checkpoint; so one short block of the
-    // loop (two fsyncs) is cheaper, and keeps the batch in flight bounded just the same.
+    // Synchronous on purpose: a checkpoint is a few hundred bytes, written at most every
+    // interval and at each run's end. As eight thread-pool round trips, each step waited for
+    // the loop to be free from checking the next batch; one short block of the loop (two
+    // fsyncs) is cheaper.
     try {
       const fd = openSync(tmp, 'w', 0o600);
       try {
@@ -74,6 +101,7 @@ export async function openCheckpointStore(dir: string) {
       }
       renameSync(tmp, join(dir, FILE));
       fsyncDirSync(dir);
+      return true;
     } catch (err) {
       dirty = true;
       throw new GkExportError<CheckpointErrorCode>(
@@ -110,10 +138,27 @@ export async function openCheckpointStore(dir: string) {
     entries(): IterableIterator<CheckpointEntry> {
       return entries.values();
     },
-    /** Persists pending changes; concurrent calls are serialised. */
-    flush(): Promise<void> {
-      writing = writing.catch(() => undefined).then(write);
-      return writing;
+    /**
+     * Persists pending changes now; concurrent calls are serialised. Resolves true when it
+     * wrote the file (false: nothing had changed).
+     */
+    flush,
+    /**
+     * Persists pending changes no later than `intervalMs` after the previous write: at once
+     * when that is past, else with one timer that every call until then shares. Resolves
+     * (or rejects) as that write does; `flush` meanwhile writes at once and settles it too.
+     */
+    flushSoon(): Promise<boolean> {
+      if (soon) return soon;
+      const wait = lastWriteAt + intervalMs - performance.now();
+      if (wait <= 0) return flush();
+      soon = new Promise<boolean>((resolve, reject) => {
+        scheduled = {
+          timer: setTimeout(flush, wait),
+          settle: (p) => void p.then(resolve, reject),
+        };
+      });
+      return soon;
     },
   };
 }

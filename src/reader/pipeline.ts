@@ -4,13 +4,17 @@ import type { CheckpointStore } from './checkpoint.ts';
 import type { Deliver } from './source.ts';
 
 /**
- * The one-way path every batch takes: filter → sink (resolved = ack) → checkpoint set and
- * flushed. Returns the `Deliver` function sources call.
+ * The one-way path every batch takes: filter → sink (resolved = ack) → checkpoint set, and
+ * written by group commit. Returns the `Deliver` function sources call.
  *
  * Up to `sink.window` batches (default 1) are in the sink at once, across all sources and
  * channels; writes start in call order and checkpoints are applied strictly in call order,
- * each only after its own batch and every earlier one are acknowledged. A failure is sticky:
- * no later checkpoint is applied. So a crash repeats at most the batches in flight.
+ * each only after its own batch and every earlier one are acknowledged. The file is written
+ * at most every `CHECKPOINT_INTERVAL_MS` (a batch's call resolves once its checkpoint is
+ * applied, before that write) and at once for the end of a run (whose call resolves once it
+ * is written: retention may delete the file next). A failure, of a sink or of a checkpoint
+ * write, is sticky: no later checkpoint is applied. So a crash repeats at most the batches
+ * in flight and what was acknowledged within the last interval.
  *
  * @example
  * ```ts
@@ -33,6 +37,10 @@ export function createPipeline(opts: {
   let admitted: Promise<void> = Promise.resolve();
   /** The last checkpoint application; rejected for good after a failure. */
   let acked: Promise<void> = Promise.resolve();
+  /** The checkpoint write being watched (`flushSoon` shares one until it runs). */
+  let watched: Promise<boolean> | undefined;
+  /** A checkpoint write that failed: no later checkpoint is applied. */
+  let failed: { err: unknown } | undefined;
 
   const room = async (): Promise<void> => {
     if (inFlight < window) return;
@@ -72,13 +80,28 @@ export function createPipeline(opts: {
   return Object.assign(deliver, { window });
 
   async function checkpoint(after: Parameters<Deliver>[1]): Promise<void> {
+    if (failed) throw failed.err;
     store.set(after);
-    try {
-      await store.flush();
-      metrics.checkpointWrites.inc();
-    } catch (err) {
-      metrics.checkpointFailures.inc();
-      throw err;
+    // A run's end is written at once; other batches share a write within the interval.
+    const written = after.done ? store.flush() : store.flushSoon();
+    if (written !== watched) {
+      // Counted once per write, however many batches it covers.
+      watched = written;
+      written.then(
+        (wrote) => {
+          if (wrote) metrics.checkpointWrites.inc();
+        },
+        (err: unknown) => {
+          metrics.checkpointFailures.inc();
+          if (failed) return;
+          failed = { err };
+          opts.telemetry.log.error(
+            { err: (err as Error).message },
+            'checkpoint write failed: no later batch is acknowledged',
+          );
+        },
+      );
     }
+    if (after.done) await written;
   }
 }
