@@ -1,7 +1,6 @@
-import { closeSync, fsyncSync, openSync, renameSync, writeFileSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fsyncDirSync } from '../durable-fs.ts';
+import { fsyncDir } from '../durable-fs.ts';
 import { GkExportError, errnoCode } from '../errors.ts';
 
 export type CheckpointErrorCode = 'ERR_CHECKPOINT_CORRUPT' | 'ERR_CHECKPOINT_WRITE';
@@ -86,21 +85,20 @@ export async function openCheckpointStore(dir: string, opts: { intervalMs?: numb
     dirty = false;
     lastWriteAt = performance.now();
     const body: CheckpointFile = { version: 1, checkpoints: [...entries.values()] };
+    const text = JSON.stringify(body);
     const tmp = join(dir, TMP);
-    // Synchronous on purpose: a checkpoint is a few hundred bytes, written at most every
-    // interval and at each run's end. As eight thread-pool round trips, each step waited for
-    // the loop to be free from checking the next batch; one short block of the loop (two
-    // fsyncs) is cheaper.
+    // On the thread pool: with a write per interval, not per batch, its few round trips cost
+    // nothing, and the loop goes on checking and sending batches while the disk syncs.
     try {
-      const fd = openSync(tmp, 'w', 0o600);
+      const fh = await open(tmp, 'w', 0o600);
       try {
-        writeFileSync(fd, JSON.stringify(body));
-        fsyncSync(fd);
+        await fh.writeFile(text);
+        await fh.sync();
       } finally {
-        closeSync(fd);
+        await fh.close();
       }
-      renameSync(tmp, join(dir, FILE));
-      fsyncDirSync(dir);
+      await rename(tmp, join(dir, FILE));
+      await fsyncDir(dir);
       return true;
     } catch (err) {
       dirty = true;
