@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { Metrics } from '../telemetry/index.ts';
+import { enlargePipeBuffer, STDOUT_PIPE_BYTES } from './pipe-buffer.ts';
 import type { Delivery, Sink } from './sink.ts';
 
 /** Turns a batch into the bytes to print (each record ending in `\n`), whole or in parts. */
@@ -73,6 +74,8 @@ export function rawFormat(opts: { includeMarkers: boolean }): StdoutFormatter {
  * ```
  */
 export function createStdoutSink(opts: StdoutSinkOptions): Sink {
+  // A batch can wait in the pipe while the next one is checked (see pipe-buffer.ts).
+  if (!opts.stream) enlargePipeBuffer(1, STDOUT_PIPE_BYTES);
   const stream = opts.stream ?? process.stdout;
   let closed: Promise<void> | undefined;
   return {
