@@ -171,7 +171,7 @@ export function readerOptions(): Option[] {
       .argParser(intIn(1, 1_000_000)),
     new Option('--batch-max-bytes <size>', 'bytes read per batch')
       .env('GK_EXPORT_BATCH_MAX_BYTES')
-      .default(4 * 1024 * 1024, '4MiB')
+      .default(256 * 1024, '256KiB')
       .argParser(optionParser(parseByteSize)),
     new Option('--format <format>', 'stdout format: raw or gatekeeper-log')
       .env('GK_EXPORT_FORMAT')
@@ -247,7 +247,7 @@ export function resolveReaderConfig(o: Record<string, unknown>): ReaderConfig {
     maxAuditResults: Number(o.maxAuditResults ?? 3),
     maxRecordBytes: Number(o.maxRecordBytes ?? 2 * 1024 * 1024),
     batchMaxLines: Number(o.batchMaxRecords ?? 4096),
-    batchMaxBytes: Number(o.batchMaxBytes ?? 4 * 1024 * 1024),
+    batchMaxBytes: Number(o.batchMaxBytes ?? 256 * 1024),
     format: (o.format as StdoutFormat | undefined) ?? 'raw',
     includeMarkers: o.includeMarkers === true,
     filters: {
