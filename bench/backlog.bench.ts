@@ -1,6 +1,7 @@
 // Backlog throughput and memory (issue targets in brackets):
 //  1. one completed run of 500,000 violations, from process start until every violation is out
-//     on a pipe this process reads: `gk-export read` (every line validated) beside `cat FILE`
+//     of a FIFO this process reads (as a container runtime reads a container's output):
+//     `gk-export read` (every line validated) beside `cat FILE`
 //     (MB/s), a naive Node reader (readline + JSON.parse + console.log) and, when
 //     GK_EXPORT_BENCH_BASELINE names a command, that command, e.g. upstream's Go test reader
 //     built outside this repository [≥ 2× its throughput]. It runs with ROOT_PATH set to the
@@ -9,10 +10,11 @@
 //  2. peak RSS through a 1,000,000-line backlog [≤ 80 MiB]
 //  3. idle RSS after one small run, with and without the metrics server [≤ 56 MiB]
 // BENCH_SCALE shrinks the runs, BENCH_IDLE_MS the idle wait (default 5000).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, constants, openSync } from 'node:fs';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, NODE, NODE_FLAGS, writeRun } from './lib.ts';
@@ -37,36 +39,48 @@ interface Outcome {
 }
 
 /**
- * Runs a reader with stdout and stderr piped here, and times it from spawn until `lines`
- * newlines came out (both streams counted); then reads its peak RSS and kills it.
+ * Starts a reader writing into a FIFO that this process reads, as a container runtime reads a
+ * container's output (stdout, and stderr unless `quiet`, which discards it).
  */
-async function timeUntilLines(child: ChildProcess, lines: number, t0: number): Promise<Outcome> {
+function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; quiet?: boolean }) {
+  const fifo = join(fifoDir, `out-${fifos++}`);
+  const made = spawnSync('mkfifo', [fifo]);
+  if (made.status !== 0) throw new Error(`mkfifo failed: ${made.stderr}`);
+  const rfd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  const wfd = openSync(fifo, constants.O_WRONLY);
+  const t0 = performance.now();
+  const child = spawn(cmd, args, {
+    stdio: ['ignore', wfd, opts.quiet ? 'ignore' : wfd],
+    env: { ...process.env, ...opts.env },
+  });
+  closeSync(wfd);
+  const out = new Socket({ fd: rfd, readable: true, writable: false });
+  return { child, out, t0 };
+}
+let fifoDir = tmpdir();
+let fifos = 0;
+
+/**
+ * Times a reader from its start until `lines` newlines came out of its FIFO; then reads its
+ * peak RSS and kills it.
+ */
+async function timeUntilLines(r: ReturnType<typeof run>, lines: number): Promise<Outcome> {
+  const { child, out, t0 } = r;
   let seen = 0;
-  const done = new Promise<number>((resolve, reject) => {
-    const count = (c: Buffer) => {
+  const end = await new Promise<number>((resolve, reject) => {
+    out.on('data', (c: Buffer) => {
       for (let i = c.indexOf(10); i >= 0; i = c.indexOf(10, i + 1)) seen++;
       if (seen >= lines) resolve(performance.now());
-    };
-    child.stdout!.on('data', count);
-    child.stderr!.on('data', count);
+    });
     child.on('exit', (code) => {
       if (seen < lines) reject(new Error(`exited with ${code} after ${seen} of ${lines} lines`));
     });
   });
-  const end = await done;
   const peakMiB = await memMiB(child.pid!, 'VmHWM');
   child.kill('SIGKILL');
   if (child.exitCode === null && child.signalCode === null) await once(child, 'close');
+  out.destroy();
   return { seconds: (end - t0) / 1000, peakMiB };
-}
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-  const t0 = performance.now();
-  const child = spawn(cmd, args, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  });
-  return { child, t0 };
 }
 
 async function backlog(dir: string) {
@@ -120,8 +134,11 @@ for await (const line of rl) { const m = JSON.parse(line); if (m.eventType) cons
     ],
   ];
   function timed(cmd: string, args: string[], lines: number, env?: NodeJS.ProcessEnv) {
-    const { child, t0 } = run(cmd, args, env);
-    return timeUntilLines(child, lines, t0);
+    // gk-export logs on stderr (not counted); the others print their lines on either.
+    return timeUntilLines(
+      run(cmd, args, { env, quiet: cmd === NODE && args.includes(CLI) }),
+      lines,
+    );
   }
   const results = contenders.map(() => [] as Outcome[]);
   for (let r = 0; r < ROUNDS; r++) {
@@ -162,18 +179,22 @@ async function peakThrough(dir: string) {
   const root = join(dir, 'big');
   await mkdir(join(root, 'c'), { recursive: true });
   await writeRun(join(root, 'c', '2026-01-01T00_00_00Z.log'), '2026-01-01T00:00:00Z', n);
-  const { child, t0 } = run(NODE, [
-    ...NODE_FLAGS,
-    CLI,
-    'read',
-    '--http-port',
-    '0',
-    '--root',
-    root,
-    '--state-dir',
-    join(dir, 'big-state'),
-  ]);
-  const o = await timeUntilLines(child, n, t0);
+  const reader = run(
+    NODE,
+    [
+      ...NODE_FLAGS,
+      CLI,
+      'read',
+      '--http-port',
+      '0',
+      '--root',
+      root,
+      '--state-dir',
+      join(dir, 'big-state'),
+    ],
+    { quiet: true },
+  );
+  const o = await timeUntilLines(reader, n);
   console.log(
     `\n2. peak RSS through a ${n}-line backlog: ${o.peakMiB.toFixed(1)} MiB (target ≤ 80; ${(n / o.seconds).toFixed(0)} lines/s)`,
   );
@@ -195,17 +216,21 @@ async function idle(dir: string, metrics: boolean) {
   await mkdir(join(root, 'c'), { recursive: true });
   await writeRun(join(root, 'c', '2026-01-01T00_00_00Z.log'), '2026-01-01T00:00:00Z', 100);
   const port = metrics ? await freePort() : 0;
-  const { child } = run(NODE, [
-    ...NODE_FLAGS,
-    CLI,
-    'read',
-    '--http-port',
-    String(port),
-    '--root',
-    root,
-    '--state-dir',
-    join(dir, metrics ? 'idle-m-state' : 'idle-state'),
-  ]);
+  const child = spawn(
+    NODE,
+    [
+      ...NODE_FLAGS,
+      CLI,
+      'read',
+      '--http-port',
+      String(port),
+      '--root',
+      root,
+      '--state-dir',
+      join(dir, metrics ? 'idle-m-state' : 'idle-state'),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   child.stdout!.resume();
   let err = '';
   await new Promise<void>((resolve, reject) => {
@@ -226,6 +251,7 @@ async function idle(dir: string, metrics: boolean) {
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'gk-export-bench-backlog-'));
+fifoDir = dir;
 try {
   const backlogResult = await backlog(dir);
   const peak = await peakThrough(dir);
