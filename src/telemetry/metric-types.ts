@@ -33,7 +33,7 @@ abstract class Metric<L extends string, S> {
   readonly name: string;
   readonly help: string;
   abstract readonly type: MetricSnapshot['type'];
-  protected readonly labelNames: readonly L[];
+  readonly labelNames: readonly L[];
   protected readonly series = new Map<
     string,
     { labels: Record<string, string | number>; state: S }
@@ -161,7 +161,7 @@ interface HistogramState {
  */
 export class Histogram<L extends string = never> extends Metric<L, HistogramState> {
   readonly type = 'histogram';
-  private readonly buckets: readonly number[];
+  readonly buckets: readonly number[];
 
   constructor(config: MetricConfig<L> & { readonly buckets: readonly number[] }) {
     super(config);
