@@ -68,16 +68,30 @@ export async function openCheckpointStore(dir: string, opts: { intervalMs?: numb
   let scheduled: { timer: NodeJS.Timeout; settle: (p: Promise<boolean>) => void } | undefined;
   let soon: Promise<boolean> | undefined;
 
-  /** Writes now; a scheduled write becomes this one (its promise is returned). */
+  /** A write waiting for the one in progress: every flush until it starts joins it. */
+  let queued: Promise<boolean> | undefined;
+
+  /** Writes now (after the write in progress); a scheduled write becomes this one. */
   function flush(): Promise<boolean> {
     const pending = scheduled;
     const promised = soon;
     if (pending) clearTimeout(pending.timer);
     scheduled = undefined;
     soon = undefined;
-    writing = writing.catch(() => false).then(write);
-    pending?.settle(writing);
-    return promised ?? writing;
+    let next = queued;
+    if (!next) {
+      // The write takes its snapshot when it starts: what callers set until then is in it.
+      next = writing
+        .catch(() => false)
+        .then(() => {
+          queued = undefined;
+          return write();
+        });
+      queued = next;
+      writing = next;
+    }
+    pending?.settle(next);
+    return promised ?? next;
   }
 
   async function write(): Promise<boolean> {
