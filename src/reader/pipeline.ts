@@ -41,6 +41,7 @@ export function createPipeline(opts: {
   let watched: Promise<boolean> | undefined;
   /** A checkpoint write that failed: no later checkpoint is applied. */
   let failed: { err: unknown } | undefined;
+  const reclaim = idleReclaimer();
 
   const room = async (): Promise<void> => {
     if (inFlight < window) return;
@@ -50,6 +51,7 @@ export function createPipeline(opts: {
   };
 
   const deliver = (batch: readonly Delivery[], after: Parameters<Deliver>[1], hint?: WriteHint) => {
+    reclaim.busy();
     // Admission (in call order, once there is room) ends when the write has started.
     const begun = admitted.then(room).then(() => {
       inFlight += 1;
@@ -72,6 +74,7 @@ export function createPipeline(opts: {
     const turn = acked.then(() => done).then(() => checkpoint(after));
     void Promise.allSettled([done, turn]).then(() => {
       inFlight -= 1;
+      if (inFlight === 0) reclaim.idle();
       waiting.shift()?.();
     });
     acked = turn;
@@ -104,4 +107,38 @@ export function createPipeline(opts: {
     }
     if (after.done) await written;
   }
+}
+
+/** Nothing in flight for this long after a burst: its garbage is collected. */
+const RECLAIM_AFTER_MS = 2000;
+/** What makes a burst: enough batches that their read buffers add up to MiB. */
+const RECLAIM_MIN_BATCHES = 64;
+
+/**
+ * Returns a burst's memory once the reader goes idle. The read buffers of batches that lived
+ * long enough to be promoted are freed only by a full GC, which V8 does not run in a process
+ * that stops allocating: after a backlog the reader kept its peak RSS while idle. With
+ * `--expose-gc` (set by the image's entrypoint and the CLI's shebang) one concurrent major GC
+ * is asked for after a burst; without it, nothing happens.
+ */
+function idleReclaimer() {
+  const gc = (globalThis as { gc?: (opts: object) => unknown }).gc;
+  let batches = 0;
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    busy(): void {
+      batches += 1;
+      clearTimeout(timer);
+      timer = undefined;
+    },
+    idle(): void {
+      if (!gc || batches < RECLAIM_MIN_BATCHES) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        batches = 0;
+        gc({ type: 'major', execution: 'async' });
+      }, RECLAIM_AFTER_MS);
+      timer.unref();
+    },
+  };
 }

@@ -178,4 +178,20 @@ describe('pipeline group commit', () => {
     );
     expect(errors).toHaveLength(1);
   });
+
+  it('asks for one full GC once idle after a burst, when the process exposes gc', async () => {
+    // Pins: after a backlog the reader kept its peak RSS while idle (no full GC ever ran).
+    const calls: object[] = [];
+    const g = globalThis as { gc?: (opts: object) => void };
+    const saved = g.gc;
+    g.gc = (opts) => void calls.push(opts);
+    try {
+      const { deliver } = await setup();
+      for (let i = 0; i < 64; i++) await deliver(batch(i * 10, 10), entry((i + 1) * 10));
+      await waitFor(() => calls.length === 1, 'a GC after the burst', 5000);
+      expect(calls[0]).toEqual({ type: 'major', execution: 'async' });
+    } finally {
+      g.gc = saved;
+    }
+  });
 });
