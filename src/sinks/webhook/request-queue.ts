@@ -28,7 +28,10 @@ export interface RequestQueue<T> {
   add(items: readonly T[], more?: boolean): Promise<void>;
   /** Sends the request being filled, now. */
   flush(): void;
-  /** Sends the request being filled; every request not yet sent is rejected (ERR_SINK_INTERRUPTED). */
+  /**
+   * Sends no more requests: the one being filled and those waiting are rejected
+   * (ERR_SINK_INTERRUPTED) when their turn comes; those in flight finish.
+   */
   stop(): void;
   /** `stop()`, and rejects the requests in flight with `err` too (their answers may still come). */
   abandon(err: unknown): void;
