@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { DeadLetter } from '../../dead-letter.ts';
 import type { Telemetry } from '../../telemetry/index.ts';
 import type { Delivery } from '../sink.ts';
@@ -54,6 +55,8 @@ export function createWebhookService(
   const target = redactUrl(config.url);
   let interrupted = false;
   const halt = new AbortController();
+  // Each request in flight waits on it at most once (its retry, or the dead letter).
+  setMaxListeners(Math.max(10, config.concurrency), halt.signal);
   const refused: DeadLetterRequestDeps = {
     telemetry: deps.telemetry,
     deadLetter: deps.deadLetter,
@@ -61,11 +64,18 @@ export function createWebhookService(
     target,
     onPermanentError: config.onPermanentError,
   };
-  let wake: (() => void) | undefined;
+  // Every send waiting for its retry wakes at `interrupt()` (several wait at once with
+  // --webhook-concurrency), then gives up.
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
-      wake = () => (clearTimeout(t), resolve());
+      if (halt.signal.aborted) return resolve();
+      const done = () => {
+        clearTimeout(t);
+        halt.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      halt.signal.addEventListener('abort', done, { once: true });
     });
 
   async function send(records: readonly Delivery[]): Promise<void> {
@@ -139,7 +149,6 @@ export function createWebhookService(
     interrupt() {
       interrupted = true;
       halt.abort();
-      wake?.();
     },
     close() {
       client.close();

@@ -141,4 +141,35 @@ describe('webhook service (send, retry, 413, dead letter, partial success)', () 
     service.interrupt();
     await expect(sent).rejects.toMatchObject({ code: 'ERR_SINK_INTERRUPTED' });
   });
+
+  // Bug: interrupt() woke only the send that went to sleep last; with --webhook-concurrency > 1
+  // the other sends slept out their backoff (up to --webhook-max-backoff, or a Retry-After),
+  // holding the shutdown until the grace period gave them up.
+  it('wakes every send sleeping before a retry when interrupted', async () => {
+    const receiver = await ws.receiver({
+      fallback: { status: 503, headers: { 'retry-after': '3600' } },
+    });
+    const { service, telemetry } = await serviceFor(receiver.url, {
+      webhookMaxBackoff: 3_600_000,
+      webhookConcurrency: 2,
+    });
+    const settled: string[] = [];
+    const sends = [deliveries(1), deliveries(1, 1)].map((records, i) => {
+      const p = service.send(records);
+      p.catch((err: { code?: string }) => settled.push(`${i}:${err.code}`));
+      return p;
+    });
+    await waitFor(
+      async () => (await metricValue(telemetry, 'gk_export_sink_retries_total')) === 2,
+      'both sends to wait for their retry',
+    );
+    service.interrupt();
+    await waitFor(
+      () => settled.length === 2,
+      'both sends to end after interrupt() (one still sleeps out its Retry-After)',
+      10_000,
+    );
+    await Promise.allSettled(sends);
+    expect(settled.sort()).toEqual(['0:ERR_SINK_INTERRUPTED', '1:ERR_SINK_INTERRUPTED']);
+  });
 });
