@@ -366,9 +366,10 @@ function template(keys: readonly string[]): Record<string, unknown> {
  */
 function fastEncode(m: ExportMsg): string | undefined {
   const state = recordState(m);
-  if (state === EXACT) return undefined;
+  // The highest bit decides: the other map may have been only out of order.
+  if (state >= EXACT && state < GENERAL) return undefined;
   let text: string;
-  if (state === GENERAL) {
+  if (state >= GENERAL) {
     const o = goOrder(m);
     if (o === undefined) return undefined;
     text = JSON.stringify(o);
