@@ -64,7 +64,16 @@ export function beginOrdering(): void {
   needsExact = false;
 }
 
-/** See `beginOrdering`. */
+/**
+ * Whether a value since `beginOrdering()` needs the exact encoder.
+ *
+ * @example
+ * ```ts
+ * beginOrdering();
+ * ordered({ x: -0 }, 0);
+ * orderingFailed(); // true
+ * ```
+ */
 export function orderingFailed(): boolean {
   return needsExact;
 }

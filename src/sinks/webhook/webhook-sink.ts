@@ -1,18 +1,12 @@
-import type { DeadLetter } from '../../dead-letter.ts';
-import type { Telemetry } from '../../telemetry/index.ts';
 import type { Delivery, Sink } from '../sink.ts';
 import { formatSpec } from './formats.ts';
 import { interruptedError } from './interrupted.ts';
 import { redactUrl, type WebhookConfig } from './options.ts';
 import { createRequestQueue } from './request-queue.ts';
-import { createWebhookService } from './service.ts';
+import { createWebhookService, type WebhookServiceDeps } from './service.ts';
 
-export interface WebhookDeps {
-  readonly telemetry: Telemetry;
-  readonly deadLetter: DeadLetter;
-  /** For tests of the backoff arithmetic. */
-  readonly random?: () => number;
-}
+/** What the sink needs besides its configuration: telemetry and the dead letter. */
+export type WebhookDeps = WebhookServiceDeps;
 
 /**
  * The webhook sink: batches records into requests in the configured format and sends them
