@@ -34,13 +34,13 @@ export function createWebhookSink(
   deps: WebhookDeps,
 ): Sink & { interrupt(): void; giveUp(): void } {
   const spec = formatSpec(config.format, { clusterName: config.clusterName, host: config.host });
+  const service = createWebhookService(config, spec, deps);
   if (config.insecureSkipVerify) {
     deps.telemetry.log.warn(
       { url: redactUrl(config.url) },
       'TLS verification of the webhook receiver is OFF (--webhook-insecure-skip-verify)',
     );
   }
-  const service = createWebhookService(config, spec, deps);
   const queue = createRequestQueue<Delivery>({
     maxItems: spec.perRequest ?? config.batchMaxRecords,
     maxBytes: config.batchMaxBytes,
