@@ -1,19 +1,17 @@
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseDuration } from '../duration.ts';
+import { setting } from '../config/commander.ts';
+import { DEFAULTS } from '../config/defaults.ts';
+import { formatDuration, parseDuration } from '../config/duration.ts';
+import { integer } from '../config/parsers.ts';
 import { startDemoAuditor } from '../demo/simulator.ts';
 import { runReader } from '../reader/index.ts';
-import { optionParser, resolveReaderConfig } from '../reader/options.ts';
+import { resolveReaderConfig } from '../reader/options.ts';
 import { createStdoutSink, rawFormat } from '../sinks/stdout.ts';
 import { createTelemetry } from '../telemetry/index.ts';
 import { createAuditLogger } from '../writer/audit-log.ts';
-
-function count(v: string): number {
-  if (!/^\d+$/.test(v)) throw new InvalidArgumentError('use a whole number (0 = until stopped)');
-  return Number(v);
-}
 
 /**
  * Registers `gk-export demo` (what `npm start` runs): a simulated cluster is audited every
@@ -31,17 +29,23 @@ export function registerDemo(program: Command): void {
     .description('audit a built-in cluster every few seconds, export it and read it back')
     .addOption(new Option('--root <dir>', 'export root (default: a new temp dir)'))
     .addOption(
-      new Option('--interval <duration>', 'time between audits')
-        .default(5000, '5s')
-        .argParser(optionParser(parseDuration)),
+      setting('--interval <duration>', 'time between audits', {
+        parse: parseDuration,
+        default: DEFAULTS.demo.intervalMs,
+        show: formatDuration,
+      }),
     )
     .addOption(
-      new Option('--runs <n>', 'audits to run (0 = until Ctrl-C)').default(0).argParser(count),
+      setting('--runs <n>', 'audits to run (0 = until Ctrl-C)', {
+        parse: integer(0, undefined, '0 = until stopped'),
+        default: DEFAULTS.demo.runs,
+      }),
     )
     .addOption(
-      new Option('--max-audit-results <n>', 'completed runs kept (0..5)')
-        .default(3)
-        .argParser(count),
+      setting('--max-audit-results <n>', 'completed runs kept (0..5)', {
+        parse: integer(0, 5),
+        default: DEFAULTS.volume.maxAuditResults,
+      }),
     )
     .addOption(new Option('--no-reader', 'only write; do not run the reader'))
     .action(

@@ -1,21 +1,24 @@
-import { InvalidArgumentError, Option, type Command } from 'commander';
-import { dirname, join } from 'node:path';
+import { Option, type Command } from 'commander';
+import { boolOption, listSetting, setting } from '../config/commander.ts';
+import { formatDuration, parseDuration } from '../config/duration.ts';
+import { DEFAULTS, defaultStateDir } from '../config/defaults.ts';
+import { oneOf } from '../config/parsers.ts';
 import type { ConnectionSettings } from '../kube/connection.ts';
-import { createDeadLetter } from '../dead-letter.ts';
 import { apiserverAuditOptions, resolveSources } from '../reader/apiserver-audit/options.ts';
-import { createFanout } from '../sinks/fanout.ts';
-import type { Sink } from '../sinks/sink.ts';
-import {
-  redactUrl,
-  resolveWebhookConfig,
-  webhookOptions,
-  type WebhookConfig,
-} from '../sinks/webhook/options.ts';
+import { changesOnlyOptions } from '../sinks/changes-only/options.ts';
+import { openReportsOptions } from '../sinks/openreports/options.ts';
+import { webhookOptions } from '../sinks/webhook/options.ts';
 import { isGkExportError } from '../errors.ts';
-import { runReader } from '../reader/index.ts';
+import { runReader, type LaneSink } from '../reader/index.ts';
 import { readerOptions, resolveReaderConfig, type ReaderConfig } from '../reader/options.ts';
-import { gatekeeperLogFormat } from '../sinks/gatekeeper-log-format.ts';
-import { createStdoutSink, rawFormat } from '../sinks/stdout.ts';
+import {
+  lanesOf,
+  shownSink,
+  shownWebhook,
+  sinksFromFlags,
+  type SinkSpec,
+  type SinkType,
+} from './read-sinks.ts';
 import type { startHttpServer } from '../server/http-server.ts';
 import { createTelemetry } from '../telemetry/index.ts';
 
@@ -33,18 +36,16 @@ export function registerRead(program: Command): void {
     .description('follow the export volume and deliver every violation (the sidecar)');
   for (const o of readerOptions()) cmd.addOption(o);
   cmd.addOption(
-    new Option('--sink <sink>', 'where records go: stdout, webhook (repeatable: both)')
-      .env('GK_EXPORT_SINK')
-      .argParser((v: string, prev: string[] | undefined) => {
-        const items = v.split(',').map((s) => s.trim());
-        for (const i of items) {
-          if (i !== 'stdout' && i !== 'webhook')
-            throw new InvalidArgumentError('allowed: stdout, webhook');
-        }
-        return [...new Set([...(prev ?? []), ...items])];
-      }),
+    listSetting('--sink <sink>', 'where records go: stdout, webhook, openreports (repeatable)', {
+      env: 'GK_EXPORT_SINK',
+      item: oneOf(['stdout', 'webhook', 'openreports'] as const),
+      unique: true,
+      nonEmpty: true,
+    }),
   );
   for (const o of webhookOptions()) cmd.addOption(o);
+  for (const o of openReportsOptions()) cmd.addOption(o);
+  for (const o of changesOnlyOptions()) cmd.addOption(o);
   for (const o of apiserverAuditOptions()) cmd.addOption(o);
   cmd.addOption(
     new Option(
@@ -64,15 +65,46 @@ export function registerRead(program: Command): void {
       'kubeconfig file (default: in-cluster, else $KUBECONFIG)',
     ).env('KUBECONFIG'),
   );
-  cmd.addOption(new Option('--check-config', 'validate the configuration, print it and exit'));
-  cmd.action(async (opts: Record<string, unknown>) => {
+  cmd.addOption(
+    setting(
+      '--shutdown-grace <duration>',
+      'after SIGTERM, how long the batch in flight may take before it is given up (resent after restart)',
+      {
+        env: 'GK_EXPORT_SHUTDOWN_GRACE',
+        parse: parseDuration,
+        default: DEFAULTS.reader.shutdownGraceMs,
+        show: formatDuration,
+      },
+    ),
+  );
+  cmd.addOption(
+    new Option(
+      '--config <file>',
+      'YAML: named sinks with their routes, and reader settings (flags and env win)',
+    ).env('GK_EXPORT_CONFIG'),
+  );
+  cmd.addOption(boolOption('--check-config', 'validate the configuration, print it and exit'));
+  cmd.action(async () => {
     let config: ReaderConfig;
-    let webhook: WebhookConfig | undefined;
+    let specs: SinkSpec[];
     let selected: ReturnType<typeof resolveSources>;
-    const sinks = (opts.sink as string[] | undefined) ?? ['stdout'];
     try {
+      let fromFile: ((c: ReaderConfig) => SinkSpec[]) | undefined;
+      const file = cmd.getOptionValue('config') as string | undefined;
+      if (file) {
+        // Loaded only with a file: the YAML parser is resident memory.
+        const { applyConfigFile } = await import('./read-config.ts');
+        fromFile = applyConfigFile(cmd, file).sinks;
+      }
+      const opts = cmd.opts<Record<string, unknown>>();
       config = resolveReaderConfig(opts);
-      if (sinks.includes('webhook')) webhook = resolveWebhookConfig(opts);
+      specs = fromFile
+        ? fromFile(config)
+        : sinksFromFlags(
+            (opts.sink as SinkType[] | undefined) ?? [...DEFAULTS.reader.sinks],
+            opts,
+            config,
+          );
       selected = resolveSources(opts);
     } catch (err) {
       if (!isGkExportError(err)) throw err;
@@ -80,14 +112,20 @@ export function registerRead(program: Command): void {
       process.exitCode = 2;
       return;
     }
+    const opts = cmd.opts<Record<string, unknown>>();
+    const graceMs = Number(opts.shutdownGrace ?? DEFAULTS.reader.shutdownGraceMs);
     if (opts.checkConfig) {
-      const shown = webhook ? { ...webhook, url: redactUrl(webhook.url) } : undefined;
+      const webhook = specs.find((s) => s.type === 'webhook');
+      const openreports = specs.find((s) => s.type === 'openreports');
       process.stdout.write(
         JSON.stringify({
           ok: true,
           config,
-          sinks,
-          webhook: shown,
+          shutdownGraceMs: graceMs,
+          sinks: specs.map(shownSink),
+          webhook: webhook ? shownWebhook(webhook.webhook) : undefined,
+          openreports: openreports?.openreports,
+          changesOnly: specs.some((s) => s.changesOnly),
           sources: selected.sources,
           apiserverAudit: selected.apiserverAudit,
         }) + '\n',
@@ -95,34 +133,27 @@ export function registerRead(program: Command): void {
       return;
     }
     const telemetry = createTelemetry({ level: config.logLevel, defaults: true });
-    const parts: (Sink & { interrupt?(): void })[] = [];
-    if (sinks.includes('stdout')) {
-      parts.push(
-        createStdoutSink({
-          metrics: telemetry.metrics,
-          format:
-            config.format === 'gatekeeper-log'
-              ? gatekeeperLogFormat()
-              : rawFormat({ includeMarkers: config.includeMarkers }),
-        }),
-      );
-    }
-    if (webhook) {
-      // Loaded only when configured: the HTTP(S) client and its Node modules are resident MiB.
-      const { createWebhookSink } = await import('../sinks/webhook/webhook-sink.ts');
-      parts.push(
-        createWebhookSink(webhook, { telemetry, deadLetter: createDeadLetter(config.stateDir) }),
-      );
-    }
-    const sink = createFanout(parts);
+    /** The sinks of the reader running now (a Connection's change starts a new one). */
+    const opened = new Set<LaneSink>();
     // Loaded only when selected (it hashes with node:crypto).
     const auditLog = selected.apiserverAudit
       ? await import('../reader/apiserver-audit/source.ts')
       : undefined;
     const ac = new AbortController();
+    let graceTimer: NodeJS.Timeout | undefined;
+    let gaveUp = false;
     const stop = (sig: string) => {
       telemetry.log.info({ signal: sig }, 'stopping: finishing the batch in flight');
       ac.abort();
+      // A stdout nobody reads (or a receiver that never answers) would hold the exit forever.
+      graceTimer = setTimeout(() => {
+        gaveUp = true;
+        telemetry.log.warn(
+          { shutdownGraceMs: graceMs },
+          'shutdown grace period passed: the batch in flight is given up (not acknowledged: it is delivered again after a restart)',
+        );
+        for (const s of opened) s.giveUp?.();
+      }, graceMs);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
@@ -150,11 +181,11 @@ export function registerRead(program: Command): void {
         opts,
         cmd,
         telemetry,
-        (c, signal) =>
+        async (c, signal) =>
           runReader(
             c,
             {
-              sink,
+              lanes: lanesOf(specs, { stateDir: c.stateDir, telemetry, opened }),
               telemetry,
               diskExport: selected.sources.includes('disk-export'),
               extraSources: ({ store, deadLetter }) =>
@@ -177,18 +208,42 @@ export function registerRead(program: Command): void {
         ac.signal,
       );
     } catch (err) {
-      if (isGkExportError(err, 'ERR_SINK_INTERRUPTED') && ac.signal.aborted) {
-        // Stopped while a receiver was down: nothing was acknowledged, the checkpoint stands.
+      if (
+        (isGkExportError(err, 'ERR_SINK_INTERRUPTED') ||
+          isGkExportError(err, 'ERR_DEAD_LETTER_INTERRUPTED')) &&
+        ac.signal.aborted
+      ) {
+        // Stopped while a receiver was down (or the dead letter could not be written): nothing
+        // was acknowledged past it, the checkpoint stands.
         telemetry.log.info(
           'stopped while retrying; undelivered records resume from the checkpoint',
         );
+      } else if (
+        isGkExportError(err, 'ERR_STATE_LOCKED') ||
+        isGkExportError(err, 'ERR_STATE_DIR_NOT_WRITABLE')
+      ) {
+        process.stderr.write(`gk-export read: ${err.message}\n`);
+        process.exitCode = 2;
+      } else if (
+        isGkExportError(err, 'ERR_STDOUT_CLOSED') ||
+        isGkExportError(err, 'ERR_STDOUT_WRITE')
+      ) {
+        gaveUp = true;
+        telemetry.log.error(
+          { err: err.message },
+          'stdout failed: stopping; the checkpoint is saved and undelivered records resume from it',
+        );
+        process.exitCode = 1;
       } else {
         telemetry.log.fatal({ err: (err as Error).message }, 'reader failed');
         process.exitCode = 1;
       }
     } finally {
+      clearTimeout(graceTimer);
       await server?.close();
     }
+    // Writes stdout never took keep the process alive; they are not acknowledged, so leave.
+    if (gaveUp) process.exit();
   });
 }
 
@@ -217,15 +272,18 @@ async function runWithConnection(
     kubeconfigPath: opts.kubeconfig as string | undefined,
     telemetry,
   };
+  // Set by a flag, the environment or the config file (an empty ROOT_PATH counts as unset).
   const fromFlags = (key: string) =>
-    cmd.getOptionValueSource(key) !== 'default' && cmd.getOptionValueSource(key) !== undefined;
+    cmd.getOptionValueSource(key) !== 'default' &&
+    cmd.getOptionValueSource(key) !== undefined &&
+    cmd.getOptionValue(key) !== '';
   const apply = (s: ConnectionSettings | undefined): ReaderConfig => {
     if (!s) return base;
     const root = s.root && !fromFlags('root') ? s.root : base.root;
     return {
       ...base,
       root,
-      stateDir: fromFlags('stateDir') ? base.stateDir : join(dirname(root), '.gk-export-state'),
+      stateDir: fromFlags('stateDir') ? base.stateDir : defaultStateDir(root),
       maxAuditResults:
         s.maxAuditResults !== undefined && !fromFlags('maxAuditResults')
           ? s.maxAuditResults

@@ -1,18 +1,17 @@
-import { InvalidArgumentError, Option, type Command } from 'commander';
-import { createInterface } from 'node:readline';
+import type { Command } from 'commander';
+import split2 from 'split2';
+import { formatByteSize, parseByteSize } from '../config/byte-size.ts';
+import { boolOption, setting } from '../config/commander.ts';
+import { DEFAULTS } from '../config/defaults.ts';
+import { integer } from '../config/parsers.ts';
 import { isGkExportError } from '../errors.ts';
 import { auditIdFor } from '../protocol/names.ts';
 import { validateExportMsg } from '../protocol/validate.ts';
-import { DEFAULT_ROOT } from '../reader/options.ts';
 import { createDiskWriter } from '../writer/index.ts';
-
-function maxResults(v: string): number {
-  if (!/^[0-5]$/.test(v)) throw new InvalidArgumentError('use a whole number from 0 to 5');
-  return Number(v);
-}
+import { writeAdmission } from './write-admission.ts';
 
 /** Why a stdin line cannot be written, or undefined when it can. */
-function lineProblem(text: string): string | undefined {
+export function lineProblem(text: string): string | undefined {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -46,25 +45,46 @@ export function registerWrite(program: Command): void {
   program
     .command('write')
     .description('write ExportMsg JSON lines from stdin as one complete audit run')
-    .addOption(new Option('--root <dir>', 'export root').env('ROOT_PATH').default(DEFAULT_ROOT))
     .addOption(
-      new Option('--channel <name>', 'channel (directory) to write to').default('audit-channel'),
+      setting('--root <dir>', 'export root', { env: 'ROOT_PATH', default: DEFAULTS.volume.root }),
     )
-    .addOption(new Option('--audit-id <id>', 'audit ID (RFC 3339 UTC; default: now)'))
     .addOption(
-      new Option('--max-audit-results <n>', 'completed runs kept in the channel (0..5)')
-        .default(3)
-        .argParser(maxResults),
+      setting('--channel <name>', 'channel (directory) to write to', {
+        default: DEFAULTS.volume.channel,
+      }),
     )
-    .addOption(new Option('--skip-invalid', 'skip and count bad lines instead of aborting the run'))
+    .addOption(setting('--audit-id <id>', 'audit ID (RFC 3339 UTC; default: now)', {}))
+    .addOption(
+      setting('--max-audit-results <n>', 'completed runs kept in the channel (0..5)', {
+        parse: integer(0, 5),
+        default: DEFAULTS.volume.maxAuditResults,
+      }),
+    )
+    .addOption(
+      setting('--max-record-bytes <size>', 'longest line accepted; a longer one aborts the run', {
+        parse: parseByteSize,
+        default: DEFAULTS.volume.maxRecordBytes,
+        show: formatByteSize,
+      }),
+    )
+    .addOption(boolOption('--skip-invalid', 'skip and count bad lines instead of aborting the run'))
+    .addOption(
+      boolOption(
+        '--admission',
+        'write violation_admission lines as admission segments, as a webhook pod does',
+      ),
+    )
     .action(
       async (opts: {
         root: string;
         channel: string;
         auditId?: string;
         maxAuditResults: number;
+        maxRecordBytes: number;
         skipInvalid?: boolean;
+        admission?: boolean;
       }) => {
+        if (opts.admission) return writeAdmission(opts, lineProblem);
         const auditId = opts.auditId ?? auditIdFor(new Date());
         let writer;
         let run;
@@ -80,26 +100,52 @@ export function registerWrite(program: Command): void {
         let lineNo = 0;
         let skipped = 0;
         let written = 0;
-        const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
-        for await (const text of rl) {
-          lineNo += 1;
-          if (text.trim() === '') continue;
-          const problem = lineProblem(text);
-          if (problem) {
-            if (opts.skipInvalid) {
-              skipped += 1;
-              process.stderr.write(`line ${lineNo}: skipped: ${problem}\n`);
-              continue;
+        const tooLong = (n: number) =>
+          `line ${n}: longer than --max-record-bytes (${opts.maxRecordBytes} bytes)\n`;
+        // split2 holds at most maxLength characters of an unfinished line (characters <= bytes),
+        // then fails: a runaway line costs bounded memory instead of all of it.
+        let split = 0;
+        const lines = split2((line: string) => ((split += 1), line), {
+          maxLength: opts.maxRecordBytes,
+        });
+        let stdinError: unknown;
+        process.stdin.once('error', (err) => lines.destroy((stdinError = err)));
+        process.stdin.pipe(lines);
+        const stop = async (message: string) => {
+          process.stdin.unpipe(lines);
+          process.stdin.destroy();
+          await run.abort();
+          process.stderr.write(message);
+          process.exitCode = 1;
+        };
+        try {
+          for await (const text of lines as AsyncIterable<string>) {
+            lineNo += 1;
+            if (text.trim() === '') continue;
+            if (Buffer.byteLength(text) > opts.maxRecordBytes) {
+              // The rule of a line split2 stopped holding: over the limit aborts, skip or not.
+              return await stop(tooLong(lineNo));
             }
-            rl.close();
-            await run.abort();
-            process.stderr.write(`line ${lineNo}: ${problem}\n`);
-            process.exitCode = 1;
-            return;
+            const problem = lineProblem(text);
+            if (problem) {
+              if (opts.skipInvalid) {
+                skipped += 1;
+                process.stderr.write(`line ${lineNo}: skipped: ${problem}\n`);
+                continue;
+              }
+              return await stop(`line ${lineNo}: ${problem}\n`);
+            }
+            const msg = JSON.parse(text) as { id?: string };
+            await run.write({ ...msg, id: msg.id || auditId });
+            written += 1;
           }
-          const msg = JSON.parse(text) as { id?: string };
-          await run.write({ ...msg, id: msg.id || auditId });
-          written += 1;
+        } catch (err) {
+          if (stdinError !== undefined) {
+            await run.abort();
+            throw err;
+          }
+          // split2's only failure here: the line after the last one it split is too long.
+          return await stop(tooLong(split + 1));
         }
         const done = await run.complete();
         process.stderr.write(

@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../config/defaults.ts';
 import { auditIdFor } from '../protocol/names.ts';
 import type { AuditLogger } from '../writer/audit-log.ts';
 import { createDiskWriter } from '../writer/disk-writer.ts';
@@ -27,7 +28,7 @@ export interface DemoAuditorOptions {
  * ```
  */
 export async function startDemoAuditor(opts: DemoAuditorOptions): Promise<number> {
-  const channel = opts.channel ?? 'audit-channel';
+  const channel = opts.channel ?? DEFAULTS.volume.channel;
   const writer = createDiskWriter({ root: opts.root, maxAuditResults: opts.maxAuditResults });
   const rand = seededRandom(opts.seed ?? 42);
   let objects = buildCluster(rand);

@@ -1,8 +1,5 @@
 import koffi from 'koffi';
-import { GkExportError } from '../errors.ts';
-
-/** Error codes of the lock module. */
-export type FlockErrorCode = 'ERR_FLOCK_UNAVAILABLE' | 'ERR_LOCK_HELD' | 'ERR_FLOCK_FAILED';
+import { GkExportError, type FlockErrorCode } from '../errors.ts';
 
 const LOCK_SH = 1;
 const LOCK_EX = 2;

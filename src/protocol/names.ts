@@ -1,7 +1,4 @@
-import { GkExportError } from '../errors.ts';
-
-/** Error codes of this module. */
-export type NameErrorCode = 'ERR_INVALID_NAME' | 'ERR_INVALID_AUDIT_ID';
+import { GkExportError, type NameErrorCode } from '../errors.ts';
 
 /** The state a file on the export volume is in, derived from its name alone (DESIGN §1). */
 export const FileState = {
@@ -89,10 +86,53 @@ export function auditIdFor(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-const ADMISSION_PREFIX = 'admission-';
+/** Every admission segment's name starts with this. */
+export const ADMISSION_PREFIX = 'admission-';
 
 /**
- * Classifies a file name of a channel directory by its state.
+ * An admission segment's timestamp as Gatekeeper writes it: UTC in Go's layout
+ * `20060102T150405.000000000Z` (nanoseconds, always nine digits).
+ *
+ * @example
+ * ```ts
+ * admissionTimestamp(1_785_578_400_123_456_789n); // '20260801T100000.123456789Z'
+ * ```
+ */
+export function admissionTimestamp(epochNs: bigint): string {
+  const ms = Number(epochNs / 1_000_000n);
+  const iso = new Date(ms).toISOString(); // 2026-08-01T10:00:00.123Z
+  const ns = (epochNs % 1_000_000_000n).toString().padStart(9, '0');
+  return `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}.${ns}Z`;
+}
+
+/**
+ * The stem of an admission segment (Gatekeeper 3.24): `admission-<UTC ts>-<16 lowercase hex>`.
+ * The file is `<stem>.open` while written, `<stem>.log` when complete,
+ * `<stem>.recovered.log` when recovered from a crashed writer, `<stem>.log.deleting` while
+ * being deleted. Stems sort oldest first by name.
+ *
+ * @example
+ * ```ts
+ * admissionSegmentStem(1_785_578_400_123_456_789n, '0123456789abcdef');
+ * // 'admission-20260801T100000.123456789Z-0123456789abcdef'
+ * ```
+ */
+export function admissionSegmentStem(epochNs: bigint, hex: string): string {
+  if (!/^[0-9a-f]{16}$/.test(hex)) {
+    throw new GkExportError<NameErrorCode>(
+      'ERR_INVALID_NAME',
+      `admission segment id ${JSON.stringify(hex)} is not 16 lowercase hex digits`,
+    );
+  }
+  return `${ADMISSION_PREFIX}${admissionTimestamp(epochNs)}-${hex}`;
+}
+
+/**
+ * Classifies a file name of a channel directory by its state. Admission segments are
+ * recognised by their prefix alone, as Gatekeeper's own reader does, so every generation of
+ * names is read: Gatekeeper 3.24's `admission-20260801T100000.123456789Z-<16 hex>.log`, its
+ * `….recovered.log`, and the older `admission-2026-08-01T10_00_00.000Z-<8 hex>.log`. A name
+ * containing `.deleting` is a segment being deleted: never read.
  *
  * @example
  * ```ts
@@ -109,6 +149,8 @@ export function classifyFileName(name: string): ClassifiedName {
   const ext = name.slice(dot);
   const admission = run.startsWith(ADMISSION_PREFIX) && run.length > ADMISSION_PREFIX.length;
   if (admission) {
+    // Gatekeeper's recovery and its reader skip any admission name containing ".deleting".
+    if (run.includes('.deleting')) return { state: FileState.Deleting, run };
     if (ext === '.open') return { state: FileState.AdmissionOpen, run };
     if (ext === '.log') return { state: FileState.AdmissionComplete, run };
     return { state: FileState.NotOurs, run: name };

@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { AUDIT_COMPLETED, AUDIT_STARTED } from '../protocol/names.ts';
+import { parseJsonKeepingNumbers } from '../protocol/json-numbers.ts';
 import { checkExportLine } from '../protocol/line-check.ts';
 import { checkExportLines, type LineCheckOk } from '../protocol/line-check-batch.ts';
 import type { ExportMsg } from '../protocol/record.ts';
@@ -80,7 +81,8 @@ export class ExportLine implements Delivery {
   }
 
   get msg(): ExportMsg {
-    return (this.#msg ??= JSON.parse(this.raw) as ExportMsg);
+    // Numbers a float64 cannot hold keep their text, so no output turns 1e999 into null.
+    return (this.#msg ??= parseJsonKeepingNumbers(this.raw) as ExportMsg);
   }
 }
 

@@ -1,5 +1,6 @@
 import { watch, type FSWatcher } from 'chokidar';
 import { stat } from 'node:fs/promises';
+import { errnoCode } from '../errors.ts';
 import { relative, sep } from 'node:path';
 import type { Telemetry } from '../telemetry/index.ts';
 
@@ -49,6 +50,10 @@ export function startDiscovery(opts: DiscoveryOptions) {
       pollingInterval: opts.intervalMs,
       ignorePermissionErrors: true,
       atomic: false,
+      // A consumed admission segment is renamed to `.deleting` and unlinked at once; the
+      // watcher, finding that name missing and untracked, would otherwise re-read the whole
+      // channel directory for each one (N² work for a backlog of N segments).
+      ignored: (path: string) => path.endsWith('.deleting'),
     });
     watcher.on('all', (_event, path) => opts.onChange(channelOf(path)));
     watcher.on('error', (err) => {
@@ -62,8 +67,15 @@ export function startDiscovery(opts: DiscoveryOptions) {
     try {
       const st = await stat(root);
       ino = st.isDirectory() ? st.ino : undefined;
-    } catch {
+    } catch (err) {
       ino = undefined;
+      const code = errnoCode(err);
+      if (code !== 'ENOENT' && code !== 'ENOTDIR' && !closed) {
+        // Not missing but not reachable (EACCES on a parent …): the source's listing fails
+        // too, and says so; waiting silently would hide it.
+        opts.onChange(undefined);
+        return;
+      }
     }
     if (closed) return;
     if (ino === undefined) {
@@ -94,12 +106,22 @@ export function startDiscovery(opts: DiscoveryOptions) {
     ticking = true;
     void checkRoot().finally(() => (ticking = false));
   }, opts.intervalMs);
-  timer.unref();
+  // Not unref'd: while the root is missing or unreadable this timer is all there is to wait on
+  // (no watcher, no server with --http-port 0), and the reader must wait, not exit.
   const ready = checkRoot();
 
   return {
     /** Resolves after the first root check (watching started, or waiting logged). */
     ready,
+    /**
+     * Starts watching the root afresh: after the root could not be listed (EACCES …), the
+     * watcher missed its channels, and the same inode would not make the next check restart it.
+     */
+    rewatch(): void {
+      if (closed) return;
+      rootIno = undefined;
+      void checkRoot();
+    },
     /** Stops watching; idempotent. */
     close(): Promise<void> {
       closed ??= (async () => {

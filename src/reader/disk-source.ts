@@ -1,20 +1,38 @@
 import { join } from 'node:path';
 import type { DeadLetter } from '../dead-letter.ts';
+import { errnoCode, isGkExportError } from '../errors.ts';
 import type { Delivery } from '../sinks/sink.ts';
 import { InvalidCode, type Telemetry } from '../telemetry/index.ts';
-import { checkpointKey, type CheckpointEntry, type CheckpointStore } from './checkpoint.ts';
+import {
+  checkpointKey,
+  type CheckpointEntry,
+  type CheckpointStore,
+} from '../pipeline/checkpoint.ts';
+import { reportInvalid } from '../pipeline/invalid.ts';
+import type { Deliver, Source } from '../pipeline/source.ts';
+import { inChannelDir, type DirIdentity } from './channel-dir.ts';
 import { decodeLines } from './decode-line.ts';
-import { startDiscovery } from './discovery.ts';
-import { reportInvalid } from './invalid.ts';
+import { startDiscovery, type Discovery, type DiscoveryOptions } from './discovery.ts';
+import { rootListingHealth } from './root-listing.ts';
 import { createLineReader, type RawLine } from './line-reader.ts';
+import type { RetentionGate } from './lanes/coordinator.ts';
 import { isHeldByWriter, withExclusiveLock } from './locks.ts';
-import { deleteSegment, runsBeyondRetention, unlinkIfSame } from './retention.ts';
-import { newRunState, openRunFile, runEntry, runKey, type RunState } from './run-state.ts';
-import { listChannels, scanChannel, type ScannedFile } from './scan.ts';
-import type { Deliver, Source } from './source.ts';
-
-/** What the disk-export source consumes. */
-export type ReadMode = 'all' | 'audit' | 'admission';
+import {
+  createDeleteRetries,
+  deleteSegment,
+  runsBeyondRetention,
+  unlinkIfSame,
+} from './retention.ts';
+import {
+  completedFiles,
+  newRunState,
+  openRunFile,
+  runEntry,
+  runKey,
+  type RunState,
+} from './run-state.ts';
+import type { ReadMode } from './options.ts';
+import { readRoot, scanChannel, type RootListing, type ScannedFile } from './scan.ts';
 
 export interface DiskSourceOptions {
   readonly root: string;
@@ -38,11 +56,21 @@ export interface DiskSourceOptions {
   readonly store: CheckpointStore;
   readonly telemetry: Telemetry;
   readonly deadLetter: DeadLetter;
+  /** With several sinks: a delivered file is deleted only once every sink is done with it. */
+  readonly retention?: RetentionGate;
+  /** With several sinks: one watcher of the root shared by their sources. */
+  readonly discover?: (o: DiscoveryOptions) => Discovery;
+  /** Where the age of the oldest undelivered run goes (default: the reader's lag gauge). */
+  readonly onLag?: (seconds: number) => void;
+  /** False: bad lines and files are reported by another sink's source (each once). */
+  readonly reportInvalid?: boolean;
 }
 
 interface Channel {
   readonly name: string;
   readonly dir: string;
+  /** The real directory the last scan read; runs are opened and deleted only inside it. */
+  id?: DirIdentity;
   readonly runs: Map<string, RunState>;
   /** Bad entries already reported (name@ino), so each is reported once. */
   readonly reported: Set<string>;
@@ -53,6 +81,10 @@ interface Channel {
   rescan: boolean;
   /** The next scan lstats every entry (set by the periodic rescan). */
   fullScan: boolean;
+  /** Checkpoints of files deleted while the reader was down are dropped once, at first sight. */
+  pruned: boolean;
+  /** Why scans of this channel fail (errno code), logged once until they work again. */
+  scanFailure?: string;
   loop?: Promise<void>;
   /** Deliveries handed to the pipeline and not yet acknowledged, oldest first. */
   readonly pending: Promise<void>[];
@@ -75,6 +107,14 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   const channels = new Map<string, Channel>();
   let openFiles = 0;
   let stopping = false;
+  /** Aborted with `stopping`: ends waits that only stopping ends (a blocked dead letter). */
+  const halt = new AbortController();
+  /** Deletes of delivered files that failed, retried with backoff while the run stays delivered. */
+  const deletes = createDeleteRetries(opts.intervalMs, DELETE_RETRY_MAX_MS);
+  /** Bad names in the root already reported. */
+  const rootReported = new Set<string>();
+  const rootHealth = rootListingHealth({ root: opts.root, intervalMs: opts.intervalMs, telemetry });
+  let discovery: Discovery | undefined;
   let deliver: Deliver;
   let window = 1;
   let fail: (err: unknown) => void = () => undefined;
@@ -94,6 +134,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
         woken: false,
         rescan: false,
         fullScan: true,
+        pruned: false,
         pending: [],
       };
       channels.set(name, ch);
@@ -103,13 +144,26 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   }
 
   async function reportBadFile(ch: Channel, f: ScannedFile, code: InvalidCode, reason: string) {
-    const id = `${f.name}@${f.ino}`;
-    if (ch.reported.has(id)) return;
-    ch.reported.add(id);
+    await reportOnce(ch, `${f.name}@${f.ino}`, f.name, code, reason);
+  }
+
+  /** Reports a bad file or channel the first time it is seen (`id` says what "the same" is). */
+  async function reportOnce(
+    ch: Channel | undefined,
+    id: string,
+    name: string,
+    code: InvalidCode,
+    reason: string,
+  ): Promise<void> {
+    const reported = ch?.reported ?? rootReported;
+    if (reported.has(id)) return;
+    reported.add(id);
+    // Another sink's source reports it (each bad file once).
+    if (opts.reportInvalid === false) return;
     await reportInvalid(
       { telemetry, deadLetter: opts.deadLetter },
       {
-        file: rel(ch, f.name),
+        file: ch ? rel(ch, name) : name,
         line: 0,
         code,
         reason,
@@ -117,67 +171,148 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     );
   }
 
+  function countOpen(delta: number): void {
+    openFiles += delta;
+    metrics.runFilesOpen.set(openFiles);
+  }
+
   /**
    * Opens a run file if it is not open yet. Beyond --max-open-files only the run a channel
    * is about to deliver is opened (`now`), so the limit can be exceeded by one per channel
-   * but delivery never waits for a descriptor.
+   * but delivery never waits for a descriptor. A scan and the delivery loop asking at once
+   * share one open.
    */
   async function ensureOpen(ch: Channel, r: RunState, now = false): Promise<void> {
-    if (r.fh || r.delivered || r.gone) return;
+    if (r.opening) return r.opening;
+    if (r.fh || r.delivered || r.gone || r.openFailed) return;
     if (openFiles >= opts.maxOpenFiles && !now) return;
-    openFiles += 1;
-    const res = await openRunFile(ch.dir, r);
+    countOpen(1);
+    r.opening = openRun(ch, r, now).finally(() => (r.opening = undefined));
+    return r.opening;
+  }
+
+  async function openRun(ch: Channel, r: RunState, now: boolean): Promise<void> {
+    let res: Awaited<ReturnType<typeof openRunFile>>;
+    try {
+      // Inside the channel directory the last scan read, never through a symlink.
+      const inDir = await inChannelDir(ch.dir, ch.id, (base) => openRunFile(base, r));
+      res = inDir.ok ? inDir.value : { failure: 'gone', message: `channel ${inDir.problem}` };
+    } catch (err) {
+      countOpen(-1);
+      // EMFILE, EACCES on the directory …: a scan only tries to hold the file early and
+      // tries again later; delivery reports it and retries.
+      if (now) throw err;
+      return;
+    }
     if ('failure' in res) {
-      openFiles -= 1;
+      countOpen(-1);
       if (res.failure === 'unreadable' || res.failure === 'not-a-regular-file') {
+        // Not retried at every event (that would spin): the next full scan tries again.
+        r.openFailed = true;
         const code =
           res.failure === 'unreadable' ? InvalidCode.Unreadable : InvalidCode.NotARegularFile;
         const f = { name: r.name, ino: r.ino } as ScannedFile;
         await reportBadFile(ch, f, code, res.message);
+      } else {
+        // Gone or replaced since the scan: look again, lstat'ing every entry.
+        ch.fullScan = true;
+        requestScan(ch);
       }
-      ch.rescan = true;
+      return;
+    }
+    if (r.delivered || ch.runs.get(r.ino) !== r) {
+      // Finished or forgotten while it was being opened: nobody will use it.
+      countOpen(-1);
+      await res.close().catch(() => undefined);
       return;
     }
     r.fh = res;
   }
 
+  /** Closes a run's file (after an open in flight, if any): the one close of its one open. */
   async function closeRun(r: RunState): Promise<void> {
+    if (r.opening) await r.opening.catch(() => undefined);
     const fh = r.fh;
     r.fh = undefined;
     r.reader = undefined;
     if (fh) {
-      openFiles -= 1;
+      countOpen(-1);
       await fh.close().catch(() => undefined);
     }
   }
 
+  /**
+   * Stops delivering a run whose file is gone or being deleted. A delivered run stays known, as
+   * gone, until a scan no longer lists its file: a scan that listed the file just before it
+   * went would otherwise take it for a new run, fail to open it and report it lost.
+   */
   function forget(ch: Channel, r: RunState): void {
+    if (r.delivered) r.gone = true;
+    else drop(ch, r);
+  }
+
+  /** Removes a run and its checkpoint for good. */
+  function drop(ch: Channel, r: RunState): void {
     ch.runs.delete(r.ino);
     store.delete(runKey(r));
+  }
+
+  /** A run that vanished before it was opened: its undelivered lines are lost. */
+  function reportLost(ch: Channel, r: RunState): void {
+    const saved = store.get(runKey(r));
+    const lostBytes = Math.max(0, r.size - (saved?.offset ?? 0));
+    metrics.runsPopped.inc();
+    const fields = { channel: ch.name, run: r.run, file: rel(ch, r.name), lostBytes };
+    if (lostBytes === 0 && r.phase !== 'open') {
+      // Every line was acknowledged before (a restart came between the last batch and the
+      // "done" mark): a completed file does not grow, so nothing is lost.
+      log.info(fields, 'run deleted after all its lines were delivered');
+    } else {
+      metrics.lostRuns.inc();
+      metrics.lostBytes.inc(lostBytes);
+      log.error(fields, 'run deleted before it could be delivered: its undelivered lines are lost');
+    }
+    drop(ch, r);
   }
 
   async function scan(ch: Channel): Promise<void> {
     // Completed files do not change: only new names and open runs need an lstat (a backlog
     // of thousands of runs would otherwise be lstat'ed again at every event).
     // The periodic rescan (full) still lstats everything, so a replaced file is found.
-    const full = ch.fullScan;
+    let full = ch.fullScan;
     ch.fullScan = false;
-    const known = new Map<string, ScannedFile>();
-    for (const r of full ? [] : ch.runs.values()) {
-      if (r.phase === 'complete' && r.delivered && !r.gone) {
-        const state = r.kind === 'admission' ? 'admission-complete' : 'audit-complete';
-        known.set(r.name, {
-          name: r.name,
-          state,
-          run: r.run,
-          type: 'file',
-          ino: r.ino,
-          size: r.size,
-          mtimeMs: r.mtimeMs,
-        });
-      }
+    const known = full ? new Map<string, ScannedFile>() : completedFiles(ch.runs.values());
+    const inDir = await inChannelDir(ch.dir, undefined, (base, id) => {
+      // A channel deleted and recreated is another directory: nothing known holds there.
+      const same = ch.id !== undefined && ch.id.dev === id.dev && ch.id.ino === id.ino;
+      return scanChannel(base, (name) => (same ? known.get(name) : undefined));
+    });
+    const scanned = inDir.ok ? inDir.value : undefined;
+    if (inDir.ok) {
+      if (ch.id && (ch.id.dev !== inDir.id.dev || ch.id.ino !== inDir.id.ino)) full = true;
+      ch.id = inDir.id;
+      ch.reported.delete(SYMLINK_CHANNEL);
+    } else if (inDir.problem === 'missing') {
+      ch.reported.delete(SYMLINK_CHANNEL);
+    } else if (inDir.problem === 'symlink') {
+      // Never followed: its files (outside the root, maybe) are neither read nor deleted.
+      await reportOnce(
+        ch,
+        SYMLINK_CHANNEL,
+        '',
+        InvalidCode.Symlink,
+        'channel is a symlink; not followed',
+      );
     }
-    const scanned = await scanChannel(ch.dir, (name) => known.get(name));
+    for (const name of scanned?.notUtf8 ?? []) {
+      await reportOnce(
+        ch,
+        `name:${name}`,
+        name,
+        InvalidCode.InvalidName,
+        'file name is not valid UTF-8; ignored',
+      );
+    }
     const now = Date.now();
     const present = new Set<string>();
     for (const f of scanned?.files ?? []) {
@@ -189,11 +324,12 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       }
       present.add(f.ino);
       let r = ch.runs.get(f.ino);
-      if (r && r.delivered && !r.fh && r.run !== f.run) {
-        // The inode of a delivered, closed file was reused by a new run's file (deleted and
-        // created between two scans). Only a different run name says so: sizes can be stale,
-        // as a scan's lstat may predate a delivery that finished meanwhile.
-        forget(ch, r);
+      if (r && r.run !== f.run && !r.fh && !r.opening) {
+        // The inode of a closed file was reused by a new run's file (deleted and created
+        // between two scans). Only a different run name says so: sizes can be stale, as a
+        // scan's lstat may predate a delivery that finished meanwhile.
+        if (r.delivered) drop(ch, r);
+        else reportLost(ch, r);
         r = undefined;
       }
       if (!r) {
@@ -207,10 +343,25 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
         }
         if (!r.delivered) metrics.runsPushed.inc();
         ch.runs.set(f.ino, r);
+      } else if (r.delivered && f.size > r.size) {
+        const saved = store.get(runKey(r));
+        if (saved?.done && f.size > saved.offset) {
+          // Gatekeeper never appends to a completed run, but if someone does, the new lines
+          // are delivered too (from the checkpoint, which is just past the old end).
+          r.delivered = false;
+          metrics.runsPushed.inc();
+          log.warn(
+            { channel: ch.name, run: r.run, file: rel(ch, f.name), bytes: f.size - saved.offset },
+            'lines were appended to a delivered run; delivering them',
+          );
+        }
       }
+      // Listed, so not gone (a listing that missed it, or a deletion that failed).
+      r.gone = false;
+      if (full) r.openFailed = false;
       r.name = f.name;
       if (f.state !== 'audit-open' && r.phase === 'open') r.phase = 'complete';
-      if (r.phase !== 'open') r.mtimeMs = f.mtimeMs;
+      if (r.phase !== 'open') r.mtimeMs = f.mtimeMs > now ? Math.min(r.mtimeMs, now) : f.mtimeMs;
       if (f.size !== r.size) {
         r.size = f.size;
         r.lastGrowthMs = now;
@@ -227,29 +378,25 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     } else {
       for (const r of [...ch.runs.values()]) {
         if (present.has(r.ino)) continue;
-        if (r.delivered) {
-          await closeRun(r);
-          forget(ch, r);
-        } else if (r.fh) {
+        if (r.fh || r.opening) {
+          // Read through its descriptor, which the delivery loop owns and closes.
           r.gone = true;
           // A .txt that vanished unseen as .log was completed and deleted at once (the writer's
           // retention with maxAuditResults 0) — or removed by someone else. Once no writer holds
           // it, it will not grow: deliver what it has.
-          if (r.phase === 'open' && !isHeldByWriter(r.fh.fd)) r.phase = 'complete';
+          if (!r.delivered && r.fh && r.phase === 'open' && !isHeldByWriter(r.fh.fd)) {
+            r.phase = 'complete';
+          }
+        } else if (r.delivered) {
+          drop(ch, r);
         } else {
-          const saved = store.get(runKey(r));
-          const lostBytes = Math.max(0, r.size - (saved?.offset ?? 0));
-          metrics.lostRuns.inc();
-          metrics.lostBytes.inc(lostBytes);
-          metrics.runsPopped.inc();
-          log.error(
-            { channel: ch.name, run: r.run, file: rel(ch, r.name), lostBytes },
-            'run deleted before it could be delivered: its undelivered lines are lost',
-          );
-          forget(ch, r);
+          reportLost(ch, r);
         }
       }
-      if (scanned) pruneCheckpoints(ch);
+      if (scanned && !ch.pruned) {
+        pruneCheckpoints(ch);
+        ch.pruned = true;
+      }
     }
     await detectAbandoned(ch, now);
     updateLag(now);
@@ -264,7 +411,9 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
         if (!r.delivered && r.phase !== 'open' && r.mtimeMs < oldest) oldest = r.mtimeMs;
       }
     }
-    metrics.lagSeconds.set(Math.max(0, (now - oldest) / 1000));
+    const seconds = Math.max(0, (now - oldest) / 1000);
+    if (opts.onLag) opts.onLag(seconds);
+    else metrics.lagSeconds.set(seconds);
   }
 
   /** Drops checkpoints of this channel's files that no longer exist (deleted while we were down). */
@@ -309,10 +458,31 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     ch.scanning = (async () => {
       do {
         ch.rescan = false;
+        const started = performance.now();
         try {
           await scan(ch);
+          if (ch.scanFailure !== undefined) {
+            ch.scanFailure = undefined;
+            log.info({ channel: ch.name }, 'channel scan works again');
+          }
         } catch (err) {
-          log.warn({ channel: ch.name, err: (err as Error).message }, 'channel scan failed');
+          // Logged once per cause: the periodic rescan retries without a line per attempt.
+          const cause = errnoCode(err) ?? (err as Error).message;
+          if (ch.scanFailure !== cause) {
+            ch.scanFailure = cause;
+            log.warn({ channel: ch.name, err: (err as Error).message }, 'channel scan failed');
+          }
+        }
+        if (ch.rescan && !stopping) {
+          // Each event asks for a scan, and a scan reads the whole directory: back to back, a
+          // backlog of N files consumed one by one would cost N scans of up to N entries.
+          // Spacing scans by a multiple of their own duration bounds them to a share of the
+          // time (a small directory is rescanned within a millisecond or so).
+          const pause = Math.min(
+            SCAN_PAUSE_MAX_MS,
+            (performance.now() - started) * SCAN_PAUSE_FACTOR,
+          );
+          await new Promise((resolve) => setTimeout(resolve, pause));
         }
       } while (ch.rescan && !stopping);
       ch.scanning = undefined;
@@ -320,7 +490,27 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   }
 
   async function scanAll(): Promise<void> {
-    for (const name of await listChannels(opts.root)) channel(name);
+    if (!rootHealth.due()) return;
+    let listing: RootListing;
+    try {
+      listing = await readRoot(opts.root);
+    } catch (err) {
+      rootHealth.failed(err);
+      return;
+    }
+    // The watcher missed the channels while the root could not be read: watch it afresh.
+    if (rootHealth.recovered()) discovery?.rewatch();
+    for (const name of listing.notUtf8) {
+      await reportOnce(
+        undefined,
+        name,
+        name,
+        InvalidCode.InvalidName,
+        'channel name is not valid UTF-8; ignored',
+      );
+    }
+    // A symlink becomes a channel too, so that its scan reports it (and reads nothing).
+    for (const e of listing.entries) channel(e.name);
     for (const ch of channels.values()) {
       ch.fullScan = true;
       requestScan(ch);
@@ -331,7 +521,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   function pick(ch: Channel): RunState | undefined {
     let best: RunState | undefined;
     for (const r of ch.runs.values()) {
-      if (r.delivered) continue;
+      if (r.delivered || r.openFailed) continue;
       if (r.phase === 'open' && !opts.followOpen) continue;
       if (!best || before(r, best)) best = r;
     }
@@ -388,8 +578,8 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
         await finishRun(ch, r, true);
         return true;
       }
-      const more = await handleLines(ch, r, [rest]);
-      await send(ch, [...batch, ...more], runEntry(r, reader.position(), false));
+      const all = await handleLines(ch, r, [rest], batch);
+      await send(ch, all, runEntry(r, reader.position(), false));
       return true;
     }
     // A completed run's next batch is read while this one is written and checkpointed. An
@@ -399,8 +589,14 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     return true;
   }
 
-  async function handleLines(ch: Channel, r: RunState, lines: RawLine[]): Promise<Delivery[]> {
-    const batch: Delivery[] = [];
+  /** Decodes lines into a batch (after `prefix`, lines not yet sent that come before them). */
+  async function handleLines(
+    ch: Channel,
+    r: RunState,
+    lines: RawLine[],
+    prefix: readonly Delivery[] = [],
+  ): Promise<Delivery[]> {
+    let batch: Delivery[] = [...prefix];
     const origin = { source: r.kind, channel: ch.name, run: r.run } as const;
     const decoded = decodeLines(origin, lines);
     for (let i = 0; i < lines.length; i++) {
@@ -409,6 +605,11 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       r.lines += 1;
       if ('code' in d) {
         r.invalid += 1;
+        // Another sink's source reports it (each bad line once).
+        if (opts.reportInvalid === false) continue;
+        // A line that cannot be set aside holds up the run here (retrying) rather than being
+        // skipped: the lines before it go out at once, with a checkpoint just before it.
+        const before = batch;
         await reportInvalid(
           { telemetry, deadLetter: opts.deadLetter },
           {
@@ -417,6 +618,15 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
             code: d.code,
             reason: d.reason,
             bytes: line.bytes,
+          },
+          {
+            signal: halt.signal,
+            onBlocked: async () => {
+              batch = [];
+              if (before.length === 0) return;
+              const at = { offset: line.start, line: line.number - 1 };
+              await send(ch, before, runEntry(r, at, false));
+            },
           },
         );
         continue;
@@ -472,29 +682,104 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   }
 
   async function consumeSegment(ch: Channel, r: RunState): Promise<void> {
-    if (!r.fh || r.gone) return;
-    const deleted = await withExclusiveLock(r.fh.fd, () => deleteSegment(ch.dir, r.name, r.ino));
-    if (deleted) {
-      metrics.filesDeleted.inc({ reason: 'admission_consumed' });
-      r.gone = true;
+    const key = runKey(r);
+    if (r.gone || !deletes.due(key, Date.now())) return;
+    // Another sink still reads it: the last one to finish it deletes it.
+    if (opts.retention?.mayDelete(key) === false) return;
+    // A retry comes after the run's descriptor was closed: the segment is opened just for it,
+    // inside the channel directory the last scan read.
+    let own: Awaited<ReturnType<typeof openRunFile>> | undefined;
+    if (!r.fh) {
+      const inDir = await inChannelDir(ch.dir, ch.id, (base) => openRunFile(base, r));
+      own = inDir.ok ? inDir.value : { failure: 'gone', message: `channel ${inDir.problem}` };
+    }
+    if (own && 'failure' in own) {
+      if (own.failure === 'gone' || own.failure === 'replaced') deletes.succeeded(key);
+      else deleteFailed(ch, r, 'admission_consumed', new Error(own.message));
+      return;
+    }
+    const fh = (r.fh ?? own)!;
+    try {
+      const deleted = await withExclusiveLock(fh.fd, () =>
+        inChannel(ch, (base) => deleteSegment(base, r.name, r.ino)),
+      );
+      if (deleted) {
+        metrics.filesDeleted.inc({ reason: 'admission_consumed' });
+        r.gone = true;
+        deleteDone(ch, r, key);
+      }
+    } catch (err) {
+      deleteFailed(ch, r, 'admission_consumed', err);
+    } finally {
+      await own?.close().catch(() => undefined);
     }
   }
 
   async function applyRetention(ch: Channel): Promise<void> {
     for (const r of runsBeyondRetention(ch.runs.values(), opts.maxAuditResults)) {
+      const key = runKey(r);
+      if (!deletes.due(key, Date.now())) continue;
+      // Another sink still reads it: the last one to finish it deletes it.
+      if (opts.retention?.mayDelete(key) === false) continue;
       try {
-        if (await unlinkIfSame(ch.dir, r.name, r.ino)) {
+        if (await inChannel(ch, (base) => unlinkIfSame(base, r.name, r.ino))) {
           metrics.filesDeleted.inc({ reason: 'retention' });
           log.debug({ channel: ch.name, run: r.run }, 'delivered run deleted by retention');
         }
+        deleteDone(ch, r, key);
       } catch (err) {
-        log.warn(
-          { channel: ch.name, run: r.run, err: (err as Error).message },
-          'retention could not delete a run',
-        );
+        // Forgetting the run would drop its checkpoint, and the next scan would deliver it
+        // again: it stays delivered, and the delete is tried again later.
+        deleteFailed(ch, r, 'retention', err);
+        continue;
       }
       forget(ch, r);
     }
+  }
+
+  function deleteDone(ch: Channel, r: RunState, key: string): void {
+    const failed = deletes.succeeded(key);
+    if (failed > 0) {
+      log.info(
+        { channel: ch.name, run: r.run, file: rel(ch, r.name), failedAttempts: failed },
+        'delivered file deleted after earlier attempts failed',
+      );
+    }
+  }
+
+  function deleteFailed(ch: Channel, r: RunState, reason: string, err: unknown): void {
+    metrics.deleteFailures.inc({ reason });
+    if (deletes.failed(runKey(r), Date.now())) {
+      log.error(
+        {
+          channel: ch.name,
+          run: r.run,
+          file: rel(ch, r.name),
+          reason,
+          err: (err as Error).message,
+        },
+        'cannot delete a delivered file (read-only volume or no write permission on the channel directory?): it stays delivered and the delete is retried with backoff',
+      );
+    }
+  }
+
+  /** Deletes that are due: retention (also of runs found delivered at start) and failed consumes. */
+  async function retryDeletes(ch: Channel): Promise<void> {
+    await applyRetention(ch);
+    if (!opts.deleteAfterRead) return;
+    for (const r of [...ch.runs.values()]) {
+      if (r.kind !== 'admission' || !r.delivered || r.gone) continue;
+      // With several sinks, a segment this one delivered waits for the others to be done.
+      if (!deletes.has(runKey(r)) && !opts.retention) continue;
+      await consumeSegment(ch, r);
+      if (r.gone) forget(ch, r);
+    }
+  }
+
+  /** Runs `fn` in the channel's directory as last scanned; false when it is not there. */
+  async function inChannel(ch: Channel, fn: (base: string) => Promise<boolean>) {
+    const res = await inChannelDir(ch.dir, ch.id, fn);
+    return res.ok && res.value;
   }
 
   function wake(ch: Channel): void {
@@ -535,7 +820,11 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     last = false,
     readAhead = false,
   ): Promise<void> {
-    const p = deliver(batch, after, { more: !last && ch.pending.length + 1 < window });
+    // A request never spans two batches of a completed run (`readAhead`): after a restart its
+    // batches are read again from the same checkpoints, so a request sent again holds the same
+    // records and carries the same Idempotency-Key. A followed run's appends are combined.
+    const more = !last && !readAhead && ch.pending.length + 1 < window;
+    const p = deliver(batch, after, { more });
     // A failure stops the source even while this channel idles with batches in flight.
     p.catch((err: unknown) => fail(err));
     ch.pending.push(p);
@@ -570,13 +859,20 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
           fail(err.cause);
           return;
         }
+        // Stopped while a bad line waited for the dead letter: the checkpoint stays before it.
+        if (stopping && isGkExportError(err, 'ERR_DEAD_LETTER_INTERRUPTED')) break;
         // A read error on one file: say so and try again after the rescan period.
         log.warn(
           { channel: ch.name, run: r?.run, err: (err as Error).message },
           'read failed; retrying',
         );
       }
-      if (!progressed && !stopping) await idle(ch);
+      if (!progressed && !stopping) {
+        await retryDeletes(ch).catch((err: unknown) =>
+          log.warn({ channel: ch.name, err: (err as Error).message }, 'retrying deletes failed'),
+        );
+        await idle(ch);
+      }
     }
     // Stopping: the batches in flight finish and are checkpointed.
     await settle(ch).catch((err: unknown) => fail((err as PipelineFailure).cause));
@@ -594,14 +890,14 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
           resolve();
         };
       });
-      const discovery = startDiscovery({
+      discovery = (opts.discover ?? startDiscovery)({
         root: opts.root,
         poll: opts.poll,
         intervalMs: opts.intervalMs,
         telemetry,
         onChange: (name) => {
           if (stopping) return;
-          if (name === undefined) void scanAll();
+          if (name === undefined) void scanAll().catch((err: unknown) => rootHealth.failed(err));
           else requestScan(channel(name));
         },
       });
@@ -614,6 +910,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
         }),
       ]);
       stopping = true;
+      halt.abort();
       await discovery.close();
       for (const ch of channels.values()) wake(ch);
       await Promise.all([...channels.values()].map((ch) => Promise.all([ch.loop, ch.scanning])));
@@ -622,6 +919,17 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
     },
   };
 }
+
+/** Longest wait between two attempts to delete a delivered file that could not be deleted. */
+const DELETE_RETRY_MAX_MS = 60_000;
+
+/** A scan asked for during a scan waits this many times the last scan's duration … */
+const SCAN_PAUSE_FACTOR = 3;
+/** … but never longer than this. */
+const SCAN_PAUSE_MAX_MS = 200;
+
+/** The `reported` key of a channel that is a symlink. */
+const SYMLINK_CHANNEL = 'symlink-channel';
 
 /**
  * How soon an open run being followed is read again when no event came. Shorter than the

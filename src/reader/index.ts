@@ -1,23 +1,28 @@
 import { createDeadLetter } from '../dead-letter.ts';
 import type { Delivery, Sink } from '../sinks/sink.ts';
 import type { Telemetry } from '../telemetry/index.ts';
-import { openCheckpointStore, type CheckpointStore } from './checkpoint.ts';
-import { createDiskSource } from './disk-source.ts';
-import { createRecordFilter } from './filters.ts';
+import type { CheckpointStore } from '../pipeline/checkpoint.ts';
+import { createLaneCoordinator } from './lanes/coordinator.ts';
+import { quietFailure, runLane, type LaneSink, type LaneSpec } from './lanes/lane.ts';
+import { openLaneStores } from './lanes/lane-checkpoints.ts';
+import { createSharedDiscovery } from './lanes/shared-discovery.ts';
 import type { ReaderConfig } from './options.ts';
-import { createPipeline } from './pipeline.ts';
-import type { Source } from './source.ts';
+import type { Source } from '../pipeline/source.ts';
+import { lockStateDir } from './state-lock.ts';
 
 export type { ReaderConfig } from './options.ts';
+export type { LaneSink, LaneSpec } from './lanes/lane.ts';
 
 /** What a running reader needs besides its config. */
 export interface ReaderDeps {
-  /** `interrupt()`, when present, ends a sink's retries at shutdown. */
-  readonly sink: Sink & { interrupt?(): void };
+  /** One sink (one lane, `checkpoints.json`); or give `lanes`. */
+  readonly sink?: LaneSink;
+  /** Several named sinks, each with its own route and its own checkpoint. */
+  readonly lanes?: readonly LaneSpec[];
   readonly telemetry: Telemetry;
   /**
-   * Extra sources beside the disk export (e.g. the API server's audit log); each receives the
-   * reader's checkpoint store and dead letter.
+   * Extra sources beside the disk export (e.g. the API server's audit log); each lane gets its
+   * own, with that lane's checkpoint store and the reader's dead letter.
    */
   readonly extraSources?: (ctx: {
     store: CheckpointStore;
@@ -28,9 +33,13 @@ export interface ReaderDeps {
 }
 
 /**
- * Runs the reader until `signal` aborts: sources → filter → sink → ack → checkpoint →
- * retention. On abort every source finishes its in-flight batch, the sink is flushed and
- * closed and the checkpoint saved; then the promise resolves.
+ * Runs the reader until `signal` aborts: per sink (lane) sources → filters and route → sink →
+ * ack → that sink's checkpoint → retention once every sink is done with a file. A sink that is
+ * down holds only its own lane; the others go on. On abort every lane finishes its in-flight
+ * batch, its sink is flushed and closed and its checkpoint saved; then the promise resolves.
+ * It rejects when every lane failed for good (with one lane: when it did). It first takes the
+ * state dir's lock: another reader on it, or a state dir that is not writable, rejects at once
+ * (`ERR_STATE_LOCKED`, `ERR_STATE_DIR_NOT_WRITABLE`) before anything is read.
  *
  * @example
  * ```ts
@@ -44,49 +53,107 @@ export async function runReader(
   deps: ReaderDeps,
   signal: AbortSignal,
 ): Promise<void> {
-  const { telemetry, sink } = deps;
-  const store = await openCheckpointStore(config.stateDir);
-  const deadLetter = createDeadLetter(config.stateDir);
-  const filter = createRecordFilter(config.filters, telemetry.metrics);
-  const deliver = createPipeline({ sink, store, filter, telemetry });
-  const sources: Source[] = [];
-  if (deps.diskExport !== false) {
-    sources.push(createDiskSource({ ...config, store, telemetry, deadLetter }));
+  // One reader per state dir: a second one would deliver everything again.
+  const lock = await lockStateDir(config.stateDir);
+  try {
+    await runLocked(config, deps, signal);
+  } finally {
+    await lock.release();
   }
-  sources.push(...(deps.extraSources?.({ store, deadLetter }) ?? []));
-  telemetry.log.info(
+}
+
+async function runLocked(config: ReaderConfig, deps: ReaderDeps, signal: AbortSignal) {
+  const { telemetry } = deps;
+  const { log, metrics } = telemetry;
+  const single = deps.sink;
+  const specs: readonly LaneSpec[] =
+    deps.lanes ?? (single ? [{ name: single.name, open: () => Promise.resolve(single) }] : []);
+  if (specs.length === 0) throw new TypeError('runReader needs a sink or lanes');
+  const stores = await openLaneStores(
+    config.stateDir,
+    specs.map((s) => s.name),
+    log,
+  );
+  const deadLetter = createDeadLetter(config.stateDir, { telemetry });
+  const several = specs.length > 1;
+  const diskExport = deps.diskExport !== false;
+  const coordinator = several
+    ? createLaneCoordinator(
+        specs.map((s, i) => ({ name: s.name, store: stores[i]!, maxLag: s.maxLag })),
+      )
+    : undefined;
+  const shared =
+    several && diskExport
+      ? createSharedDiscovery({
+          root: config.root,
+          poll: config.poll,
+          intervalMs: config.intervalMs,
+          telemetry,
+        })
+      : undefined;
+  const lagSeconds = new Map<string, number>();
+  const showLag = () => {
+    if (!coordinator) return;
+    for (const [sink, lag] of coordinator.lag()) {
+      metrics.sinkLagRecords.set({ sink }, lag.records);
+      metrics.sinkLagBytes.set({ sink }, lag.bytes);
+    }
+  };
+  const lagTimer = coordinator ? setInterval(showLag, config.intervalMs) : undefined;
+  lagTimer?.unref();
+  log.info(
     {
       root: config.root,
       stateDir: config.stateDir,
       mode: config.mode,
-      sources: sources.map((s) => s.name),
+      sinks: specs.map((s) => s.name),
     },
     'reader started',
   );
-  // A source that fails for good stops the reader: the others are asked to stop too.
-  const inner = new AbortController();
-  const onAbort = () => {
-    inner.abort();
-    // A sink retrying against a receiver that is down would hold shutdown forever.
-    sink.interrupt?.();
-  };
-  signal.addEventListener('abort', onAbort, { once: true });
-  if (signal.aborted) onAbort();
-  let failure: unknown;
-  await Promise.all(
-    sources.map((s) =>
-      s.run(deliver, inner.signal).catch((err: unknown) => {
-        failure ??= err;
-        telemetry.log.error({ source: s.name, err: (err as Error).message }, 'source stopped');
-        inner.abort();
+  const results = await Promise.allSettled(
+    specs.map((spec, i) =>
+      runLane(
+        spec,
+        stores[i]!,
+        {
+          config,
+          telemetry,
+          deadLetter,
+          diskExport,
+          extraSources: deps.extraSources,
+          coordinator,
+          discover: shared?.discover,
+          // Each bad line is reported once, by the first sink's source.
+          reportInvalid: i === 0,
+          onLag: several
+            ? (seconds) => {
+                lagSeconds.set(spec.name, seconds);
+                metrics.sinkLagSeconds.set({ sink: spec.name }, seconds);
+                metrics.lagSeconds.set(Math.max(...lagSeconds.values()));
+              }
+            : (seconds) => {
+                metrics.sinkLagSeconds.set({ sink: spec.name }, seconds);
+                metrics.lagSeconds.set(seconds);
+              },
+        },
+        signal,
+      ).catch((err: unknown) => {
+        if (several && !quietFailure(err)) {
+          log.error(
+            { sink: spec.name, err: (err as Error).message },
+            'sink stopped for good; the other sinks go on (its checkpoint holds its runs)',
+          );
+        }
+        throw err;
       }),
     ),
   );
-  signal.removeEventListener('abort', onAbort);
-  await sink.close();
-  await store.flush();
-  telemetry.log.info('reader stopped; checkpoint saved');
-  if (failure) throw failure;
+  clearInterval(lagTimer);
+  showLag();
+  await shared?.close();
+  log.info('reader stopped; checkpoint saved');
+  const failed = results.filter((r) => r.status === 'rejected');
+  if (failed.length === specs.length) throw failed[0]!.reason;
 }
 
 export type { Delivery, Sink };

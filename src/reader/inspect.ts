@@ -1,6 +1,6 @@
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { openCheckpointStore } from './checkpoint.ts';
+import { readLaneStores } from './lanes/lane-checkpoints.ts';
 import { createLineReader } from './line-reader.ts';
 import { isHeldByWriter } from './locks.ts';
 import { listChannels, scanChannel } from './scan.ts';
@@ -14,8 +14,10 @@ export interface RunReport {
   readonly lines: number;
   readonly violations: number;
   readonly byConstraint: Record<string, number>;
-  /** Share of the file's bytes delivered, 0..100 (from the checkpoint). */
+  /** Share of the file's bytes delivered, 0..100 (from the checkpoint; the least of all sinks). */
   readonly deliveredPct: number;
+  /** With several sinks: the share each of them delivered, by name. */
+  readonly deliveredPctBySink?: Record<string, number>;
 }
 
 /**
@@ -28,7 +30,7 @@ export interface RunReport {
  * ```
  */
 export async function inspectRoot(root: string, stateDir: string): Promise<RunReport[]> {
-  const store = await openCheckpointStore(stateDir);
+  const stores = await readLaneStores(stateDir);
   const reports: RunReport[] = [];
   for (const channel of await listChannels(root)) {
     const files = (await scanChannel(join(root, channel)))?.files ?? [];
@@ -72,14 +74,18 @@ export async function inspectRoot(root: string, stateDir: string): Promise<RunRe
             }
           }
         }
-        const cp = [...store.entries()].find(
-          (e) => e.channel === channel && e.run === f.run && e.ino === f.ino,
-        );
-        const deliveredPct = cp?.done
-          ? 100
-          : f.size === 0
-            ? 0
-            : Math.floor(((cp?.offset ?? 0) / f.size) * 100);
+        const bySink: Record<string, number> = {};
+        for (const [sink, store] of stores) {
+          const cp = [...store.entries()].find(
+            (e) => e.channel === channel && e.run === f.run && e.ino === f.ino,
+          );
+          bySink[sink] = cp?.done
+            ? 100
+            : f.size === 0
+              ? 0
+              : Math.floor(((cp?.offset ?? 0) / f.size) * 100);
+        }
+        const deliveredPct = Math.min(...Object.values(bySink));
         reports.push({
           channel,
           run: f.run,
@@ -89,6 +95,7 @@ export async function inspectRoot(root: string, stateDir: string): Promise<RunRe
           violations,
           byConstraint,
           deliveredPct,
+          ...(stores.size > 1 ? { deliveredPctBySink: bySink } : {}),
         });
       } finally {
         await fh.close();

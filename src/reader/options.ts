@@ -1,15 +1,18 @@
-import { InvalidArgumentError, Option } from 'commander';
-import { dirname, join, resolve, sep } from 'node:path';
-import { parseByteSize } from '../byte-size.ts';
-import { parseDuration } from '../duration.ts';
-import { GkExportError, isGkExportError } from '../errors.ts';
+import type { Option } from 'commander';
+import { sep } from 'node:path';
+import { formatByteSize, parseByteSize } from '../config/byte-size.ts';
+import { boolOption, listSetting, parseBool, setting } from '../config/commander.ts';
+import { DEFAULTS, defaultStateDir } from '../config/defaults.ts';
+import { formatDuration, parseDuration } from '../config/duration.ts';
+import { integer, oneOf, parsePath } from '../config/parsers.ts';
+import { GkExportError } from '../errors.ts';
 import type { ExportMsgField } from '../protocol/record.ts';
 import { LOG_LEVELS, type LogLevel } from '../telemetry/index.ts';
-import type { ReadMode } from './disk-source.ts';
 import { DROPPABLE_FIELDS, type FilterConfig } from './filters.ts';
 
-/** Default export root, as Gatekeeper's chart mounts it. */
-export const DEFAULT_ROOT = '/tmp/violations/topics';
+/** What the disk-export source consumes. */
+export const READ_MODES = ['all', 'audit', 'admission'] as const;
+export type ReadMode = (typeof READ_MODES)[number];
 
 /** Record formats of the stdout sink. */
 export const STDOUT_FORMATS = ['raw', 'gatekeeper-log'] as const;
@@ -39,71 +42,25 @@ export interface ReaderConfig {
 }
 
 /**
- * Turns a parser that throws GkExportError into a commander option parser (one-line
- * "invalid argument" errors, exit code 2).
+ * The mode when neither `--mode` nor `GK_EXPORT_MODE` gives one. Gatekeeper's own reader
+ * consumes (and deletes) admission segments exactly when `DELETE_AFTER_READ` is true, and
+ * the 3.24 chart's admission sidecar sets just that, so a drop-in reader does the same.
  *
  * @example
  * ```ts
- * new Option('--timeout <duration>').argParser(optionParser(parseDuration));
+ * defaultMode({ DELETE_AFTER_READ: 'true' }); // 'admission'
+ * defaultMode({});                            // 'all'
  * ```
  */
-export function optionParser<T>(parse: (v: string) => T): (v: string) => T {
-  return (v) => {
-    try {
-      return parse(v);
-    } catch (err) {
-      if (isGkExportError(err)) throw new InvalidArgumentError(err.message);
-      throw err;
-    }
-  };
-}
-
-function intIn(min: number, max: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`use a whole number from ${min} to ${max}`);
-    }
-    return n;
-  };
-}
-
-/** Parses `true`/`false` (also `1`/`0`, `yes`/`no`), for flags that env vars can set. */
-export function parseBool(v: string | boolean): boolean {
-  // A bare flag passes its preset (true) through the parser.
-  if (typeof v === 'boolean') return v;
-  const s = v.trim().toLowerCase();
-  if (['true', '1', 'yes', 'on'].includes(s)) return true;
-  if (['false', '0', 'no', 'off'].includes(s)) return false;
-  throw new InvalidArgumentError('use true or false');
-}
-
-function collect(parse: (v: string) => string = (v) => v) {
-  return (v: string, prev: string[] | undefined): string[] => {
-    // Repeatable flags and comma-separated env values both work.
-    const items = v
-      .split(',')
-      .map((s) => parse(s.trim()))
-      .filter((s) => s.length > 0);
-    return [...(prev ?? []), ...items];
-  };
-}
-
-function oneOf<T extends string>(allowed: readonly T[]) {
-  return (v: string): T => {
-    if (!(allowed as readonly string[]).includes(v)) {
-      throw new InvalidArgumentError(`allowed: ${allowed.join(', ')}`);
-    }
-    return v as T;
-  };
-}
-
-function boolOption(flags: string, description: string, env: string, dflt: boolean): Option {
-  return new Option(`${flags} [bool]`, description)
-    .env(env)
-    .preset(true)
-    .default(dflt)
-    .argParser(parseBool);
+export function defaultMode(env: NodeJS.ProcessEnv = process.env): ReadMode {
+  const v = env.DELETE_AFTER_READ;
+  if (v === undefined || v.trim() === '') return DEFAULTS.reader.mode;
+  try {
+    return parseBool(v) ? 'admission' : DEFAULTS.reader.mode;
+  } catch {
+    // An invalid value is reported by --delete-after-read's own parser.
+    return DEFAULTS.reader.mode;
+  }
 }
 
 /**
@@ -115,100 +72,123 @@ function boolOption(flags: string, description: string, env: string, dflt: boole
  * ```
  */
 export function readerOptions(): Option[] {
+  const d = DEFAULTS.reader;
   return [
-    new Option('--root <dir>', 'export root (one directory per channel)')
-      .env('ROOT_PATH')
-      .default(DEFAULT_ROOT),
-    new Option(
+    setting('--root <dir>', 'export root (one directory per channel)', {
+      env: 'ROOT_PATH',
+      default: DEFAULTS.volume.root,
+    }),
+    setting(
       '--state-dir <dir>',
       'checkpoints and dead letters (default: .gk-export-state beside the root)',
-    ).env('GK_EXPORT_STATE_DIR'),
-    new Option('--mode <mode>', 'what to consume: all, audit or admission')
-      .env('GK_EXPORT_MODE')
-      .default('all')
-      .argParser(oneOf(['all', 'audit', 'admission'] as const)),
-    boolOption(
-      '--delete-after-read',
-      'delete admission segments once delivered',
-      'DELETE_AFTER_READ',
-      true,
+      {
+        env: 'GK_EXPORT_STATE_DIR',
+      },
     ),
-    boolOption(
-      '--poll',
-      'poll the volume instead of using native file events',
-      'GK_EXPORT_POLL',
-      false,
+    setting('--mode <mode>', 'what to consume: all, audit or admission', {
+      env: 'GK_EXPORT_MODE',
+      parse: oneOf(READ_MODES),
+      default: defaultMode(),
+      show: 'admission if DELETE_AFTER_READ=true, else all',
+    }),
+    boolOption('--delete-after-read', 'delete admission segments once delivered', {
+      env: 'DELETE_AFTER_READ',
+      default: d.deleteAfterRead,
+    }),
+    boolOption('--poll', 'poll the volume instead of using native file events', {
+      env: 'GK_EXPORT_POLL',
+      default: d.poll,
+    }),
+    setting('--poll-interval <duration>', 'polling interval and rescan period', {
+      env: 'GK_EXPORT_POLL_INTERVAL',
+      parse: parseDuration,
+      default: d.pollIntervalMs,
+      show: formatDuration,
+    }),
+    boolOption('--follow-open', 'stream runs while they are being written', {
+      env: 'GK_EXPORT_FOLLOW_OPEN',
+      default: d.followOpen,
+    }),
+    setting('--abandon-after <duration>', 'an unlocked .txt idle this long is abandoned', {
+      env: 'GK_EXPORT_ABANDON_AFTER',
+      parse: parseDuration,
+      default: d.abandonAfterMs,
+      show: formatDuration,
+    }),
+    setting('--max-open-files <n>', 'run files held open at once', {
+      env: 'GK_EXPORT_MAX_OPEN_FILES',
+      parse: integer(2, 65536),
+      default: d.maxOpenFiles,
+    }),
+    setting('--max-audit-results <n>', 'delivered runs kept per channel (0..5)', {
+      env: 'GK_EXPORT_MAX_AUDIT_RESULTS',
+      parse: integer(0, 5),
+      default: DEFAULTS.volume.maxAuditResults,
+    }),
+    setting('--max-record-bytes <size>', 'longest line accepted', {
+      env: 'GK_EXPORT_MAX_RECORD_BYTES',
+      parse: parseByteSize,
+      default: DEFAULTS.volume.maxRecordBytes,
+      show: formatByteSize,
+    }),
+    setting('--batch-max-records <n>', 'records read per batch', {
+      env: 'GK_EXPORT_BATCH_MAX_RECORDS',
+      parse: integer(1, 1_000_000),
+      default: d.batchMaxRecords,
+    }),
+    setting('--batch-max-bytes <size>', 'bytes read per batch', {
+      env: 'GK_EXPORT_BATCH_MAX_BYTES',
+      parse: parseByteSize,
+      default: d.batchMaxBytes,
+      show: formatByteSize,
+    }),
+    setting('--format <format>', 'stdout format: raw or gatekeeper-log', {
+      env: 'GK_EXPORT_FORMAT',
+      parse: oneOf(STDOUT_FORMATS),
+      default: d.format,
+    }),
+    boolOption('--include-markers', 'also print the run start/completed markers', {
+      env: 'GK_EXPORT_INCLUDE_MARKERS',
+      default: d.includeMarkers,
+    }),
+    listSetting('--event-type <type>', 'keep only these event types (repeatable)', {
+      env: 'GK_EXPORT_EVENT_TYPE',
+      item: String,
+    }),
+    listSetting(
+      '--enforcement-action <action>',
+      'keep only these enforcement actions (repeatable)',
+      {
+        env: 'GK_EXPORT_ENFORCEMENT_ACTION',
+        item: String,
+      },
     ),
-    new Option('--poll-interval <duration>', 'polling interval and rescan period')
-      .env('GK_EXPORT_POLL_INTERVAL')
-      .default(1000, '1s')
-      .argParser(optionParser(parseDuration)),
-    boolOption(
-      '--follow-open',
-      'stream runs while they are being written',
-      'GK_EXPORT_FOLLOW_OPEN',
-      false,
-    ),
-    new Option('--abandon-after <duration>', 'an unlocked .txt idle this long is abandoned')
-      .env('GK_EXPORT_ABANDON_AFTER')
-      .default(600_000, '10m')
-      .argParser(optionParser(parseDuration)),
-    new Option('--max-open-files <n>', 'run files held open at once')
-      .env('GK_EXPORT_MAX_OPEN_FILES')
-      .default(256)
-      .argParser(intIn(2, 65536)),
-    new Option('--max-audit-results <n>', 'delivered runs kept per channel (0..5)')
-      .env('GK_EXPORT_MAX_AUDIT_RESULTS')
-      .default(3)
-      .argParser(intIn(0, 5)),
-    new Option('--max-record-bytes <size>', 'longest line accepted')
-      .env('GK_EXPORT_MAX_RECORD_BYTES')
-      .default(2 * 1024 * 1024, '2MiB')
-      .argParser(optionParser(parseByteSize)),
-    new Option('--batch-max-records <n>', 'records read per batch')
-      .env('GK_EXPORT_BATCH_MAX_RECORDS')
-      .default(4096)
-      .argParser(intIn(1, 1_000_000)),
-    new Option('--batch-max-bytes <size>', 'bytes read per batch')
-      .env('GK_EXPORT_BATCH_MAX_BYTES')
-      .default(256 * 1024, '256KiB')
-      .argParser(optionParser(parseByteSize)),
-    new Option('--format <format>', 'stdout format: raw or gatekeeper-log')
-      .env('GK_EXPORT_FORMAT')
-      .default('raw')
-      .argParser(oneOf(STDOUT_FORMATS)),
-    boolOption(
-      '--include-markers',
-      'also print the run start/completed markers',
-      'GK_EXPORT_INCLUDE_MARKERS',
-      false,
-    ),
-    new Option('--event-type <type>', 'keep only these event types (repeatable)')
-      .env('GK_EXPORT_EVENT_TYPE')
-      .argParser(collect()),
-    new Option('--enforcement-action <action>', 'keep only these enforcement actions (repeatable)')
-      .env('GK_EXPORT_ENFORCEMENT_ACTION')
-      .argParser(collect()),
-    new Option('--constraint-kind <kind>', 'keep only these constraint kinds (repeatable)')
-      .env('GK_EXPORT_CONSTRAINT_KIND')
-      .argParser(collect()),
-    new Option(
+    listSetting('--constraint-kind <kind>', 'keep only these constraint kinds (repeatable)', {
+      env: 'GK_EXPORT_CONSTRAINT_KIND',
+      item: String,
+    }),
+    listSetting(
       '--namespace <ns>',
       'keep only violations of resources in these namespaces (repeatable)',
-    )
-      .env('GK_EXPORT_NAMESPACE')
-      .argParser(collect()),
-    new Option('--drop-field <field>', 'remove this field from every record (repeatable)')
-      .env('GK_EXPORT_DROP_FIELD')
-      .argParser(collect(oneOf(DROPPABLE_FIELDS))),
-    new Option('--http-port <port>', 'port of /metrics, /healthz and /readyz (0 disables)')
-      .env('GK_EXPORT_HTTP_PORT')
-      .default(9465)
-      .argParser(intIn(0, 65535)),
-    new Option('--log-level <level>', 'operational log level (stderr)')
-      .env('GK_EXPORT_LOG_LEVEL')
-      .default('info')
-      .argParser(oneOf(LOG_LEVELS)),
+      {
+        env: 'GK_EXPORT_NAMESPACE',
+        item: String,
+      },
+    ),
+    listSetting('--drop-field <field>', 'remove this field from every record (repeatable)', {
+      env: 'GK_EXPORT_DROP_FIELD',
+      item: oneOf(DROPPABLE_FIELDS),
+    }),
+    setting('--http-port <port>', 'port of /metrics, /healthz and /readyz (0 disables)', {
+      env: 'GK_EXPORT_HTTP_PORT',
+      parse: integer(0, 65535),
+      default: d.httpPort,
+    }),
+    setting('--log-level <level>', 'operational log level (stderr)', {
+      env: 'GK_EXPORT_LOG_LEVEL',
+      parse: oneOf(LOG_LEVELS),
+      default: d.logLevel,
+    }),
   ];
 }
 
@@ -221,12 +201,13 @@ export function readerOptions(): Option[] {
  * ```
  */
 export function resolveReaderConfig(o: Record<string, unknown>): ReaderConfig {
+  const d = DEFAULTS.reader;
   // An empty ROOT_PATH counts as unset.
-  const root = resolve(String(o.root || DEFAULT_ROOT));
-  const stateDir = o.stateDir
-    ? resolve(String(o.stateDir))
-    : join(dirname(root), '.gk-export-state');
+  const root = parsePath(String(o.root || DEFAULTS.volume.root));
+  const stateDir = o.stateDir ? parsePath(String(o.stateDir)) : defaultStateDir(root);
   const list = (v: unknown) => (Array.isArray(v) ? (v as string[]) : []);
+  const num = (v: unknown, dflt: number) => Number(v ?? dflt);
+  const bool = (v: unknown, dflt: boolean) => (typeof v === 'boolean' ? v : dflt);
   if (stateDir === root || stateDir.startsWith(root + sep)) {
     // Inside the root it would look like a channel to every reader and to the writer.
     throw new GkExportError(
@@ -237,19 +218,19 @@ export function resolveReaderConfig(o: Record<string, unknown>): ReaderConfig {
   return {
     root,
     stateDir,
-    mode: (o.mode as ReadMode | undefined) ?? 'all',
-    deleteAfterRead: o.deleteAfterRead !== false,
-    poll: o.poll === true,
-    intervalMs: Number(o.pollInterval ?? 1000),
-    followOpen: o.followOpen === true,
-    abandonAfterMs: Number(o.abandonAfter ?? 600_000),
-    maxOpenFiles: Number(o.maxOpenFiles ?? 256),
-    maxAuditResults: Number(o.maxAuditResults ?? 3),
-    maxRecordBytes: Number(o.maxRecordBytes ?? 2 * 1024 * 1024),
-    batchMaxLines: Number(o.batchMaxRecords ?? 4096),
-    batchMaxBytes: Number(o.batchMaxBytes ?? 256 * 1024),
-    format: (o.format as StdoutFormat | undefined) ?? 'raw',
-    includeMarkers: o.includeMarkers === true,
+    mode: (o.mode as ReadMode | undefined) ?? d.mode,
+    deleteAfterRead: bool(o.deleteAfterRead, d.deleteAfterRead),
+    poll: bool(o.poll, d.poll),
+    intervalMs: num(o.pollInterval, d.pollIntervalMs),
+    followOpen: bool(o.followOpen, d.followOpen),
+    abandonAfterMs: num(o.abandonAfter, d.abandonAfterMs),
+    maxOpenFiles: num(o.maxOpenFiles, d.maxOpenFiles),
+    maxAuditResults: num(o.maxAuditResults, DEFAULTS.volume.maxAuditResults),
+    maxRecordBytes: num(o.maxRecordBytes, DEFAULTS.volume.maxRecordBytes),
+    batchMaxLines: num(o.batchMaxRecords, d.batchMaxRecords),
+    batchMaxBytes: num(o.batchMaxBytes, d.batchMaxBytes),
+    format: (o.format as StdoutFormat | undefined) ?? d.format,
+    includeMarkers: bool(o.includeMarkers, d.includeMarkers),
     filters: {
       eventTypes: list(o.eventType),
       enforcementActions: list(o.enforcementAction),
@@ -257,7 +238,7 @@ export function resolveReaderConfig(o: Record<string, unknown>): ReaderConfig {
       namespaces: list(o.namespace),
       dropFields: list(o.dropField) as ExportMsgField[],
     },
-    logLevel: (o.logLevel as LogLevel | undefined) ?? 'info',
-    httpPort: Number(o.httpPort ?? 9465),
+    logLevel: (o.logLevel as LogLevel | undefined) ?? d.logLevel,
+    httpPort: num(o.httpPort, d.httpPort),
   };
 }

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoCode } from '../errors.ts';
@@ -31,6 +32,84 @@ function typeOf(st: {
 }
 
 /**
+ * A printable form of a file name that is not valid UTF-8: ASCII as is, other bytes as
+ * `\xNN`, so a log line shows which name it means.
+ */
+export function escapeName(raw: Buffer): string {
+  let out = '';
+  for (const b of raw) {
+    out += b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16)}`;
+  }
+  return out;
+}
+
+/**
+ * Reads a directory's names as bytes: names that are valid UTF-8 as strings, the others
+ * (which no contract name can be, and which no string path can reach) apart, escaped.
+ */
+async function readNames(dir: string): Promise<{ names: string[]; notUtf8: Buffer[] }> {
+  const raw = await readdir(dir, { encoding: 'buffer' });
+  const names: string[] = [];
+  const notUtf8: Buffer[] = [];
+  for (const b of raw) {
+    if (isUtf8(b)) names.push(b.toString('utf8'));
+    else notUtf8.push(b);
+  }
+  return { names, notUtf8 };
+}
+
+/** One entry of the export root. */
+export interface RootEntry {
+  readonly name: string;
+  /** A channel is a `directory`; a `symlink` is reported and never followed. */
+  readonly type: 'directory' | 'symlink';
+}
+
+/** One look at the export root. */
+export interface RootListing {
+  readonly entries: RootEntry[];
+  /** Directory names that are not valid UTF-8 (escaped): no channel can be read by them. */
+  readonly notUtf8: string[];
+}
+
+/**
+ * Lists the export root: directories and symlinks with a valid channel name (a symlink is
+ * listed so that it can be reported; it is never followed), and names that are not UTF-8.
+ * Missing root → empty listing; other errors (EACCES, EMFILE …) are thrown.
+ *
+ * @example
+ * ```ts
+ * const { entries } = await readRoot('/tmp/violations/topics'); // [{ name: 'audit-channel', type: 'directory' }]
+ * ```
+ */
+export async function readRoot(root: string): Promise<RootListing> {
+  let dirents;
+  try {
+    // Buffer names: a name that is not UTF-8 must not be turned into another (lossy) name.
+    dirents = await readdir(root, { withFileTypes: true, encoding: 'buffer' });
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { entries: [], notUtf8: [] };
+    throw err;
+  }
+  const entries: RootEntry[] = [];
+  const notUtf8: string[] = [];
+  for (const d of dirents) {
+    const type = d.isDirectory() ? 'directory' : d.isSymbolicLink() ? 'symlink' : undefined;
+    if (!type) continue;
+    const raw = d.name as unknown as Buffer;
+    if (!isUtf8(raw)) {
+      if (type === 'directory') notUtf8.push(escapeName(raw));
+      continue;
+    }
+    const name = raw.toString('utf8');
+    if (invalidNameReason(name) === undefined) entries.push({ name, type });
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { entries, notUtf8 };
+}
+
+/**
  * Lists the channels under the root: directories with a valid channel name. Symlinked
  * channel directories are not followed. Missing root → empty list.
  *
@@ -40,17 +119,8 @@ function typeOf(st: {
  * ```
  */
 export async function listChannels(root: string): Promise<string[]> {
-  let entries;
-  try {
-    entries = await readdir(root, { withFileTypes: true });
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return [];
-    throw err;
-  }
-  return entries
-    .filter((e) => e.isDirectory() && invalidNameReason(e.name) === undefined)
-    .map((e) => e.name)
-    .sort();
+  const { entries } = await readRoot(root);
+  return entries.filter((e) => e.type === 'directory').map((e) => e.name);
 }
 
 /** One look at a channel directory. */
@@ -62,12 +132,15 @@ export interface ChannelScan {
    * missing from `files` is not known to be gone.
    */
   readonly vanished: number;
+  /** Names that are not valid UTF-8 (escaped) but end like a run or segment file. */
+  readonly notUtf8: string[];
 }
 
 /**
  * Reads a channel directory: every entry whose name is part of the contract, with lstat
- * data. Entries that vanish between readdir and lstat are skipped and counted. Missing dir →
- * undefined.
+ * data. Entries that vanish between readdir and lstat are skipped and counted. A name that
+ * is not valid UTF-8 cannot be part of the contract: it is listed apart (when it ends like a
+ * run file) and never touched. Missing dir → undefined.
  *
  * @example
  * ```ts
@@ -79,18 +152,25 @@ export async function scanChannel(
   /** Entries the caller already knows and that cannot have changed (complete runs): no lstat. */
   known: (name: string) => ScannedFile | undefined = () => undefined,
 ): Promise<ChannelScan | undefined> {
-  let names: string[];
+  let listing;
   try {
-    names = await readdir(dir);
+    listing = await readNames(dir);
   } catch (err) {
     const code = errnoCode(err);
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw err;
   }
+  const notUtf8 = listing.notUtf8
+    .filter((raw) => {
+      // One byte, one character: the extension decides, whatever the bad bytes are.
+      const state = classifyFileName(raw.toString('latin1')).state;
+      return state !== 'not-ours' && state !== 'deleting';
+    })
+    .map(escapeName);
   const out: ScannedFile[] = [];
   let vanished = 0;
   await Promise.all(
-    names.map(async (name) => {
+    listing.names.map(async (name) => {
       const { state, run } = classifyFileName(name);
       if (state === 'not-ours' || state === 'deleting') return;
       const cached = known(name);
@@ -115,5 +195,5 @@ export async function scanChannel(
       }
     }),
   );
-  return { files: out, vanished };
+  return { files: out, vanished, notUtf8 };
 }

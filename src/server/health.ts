@@ -11,7 +11,8 @@ export interface Readiness {
 
 /**
  * Readiness of the reader: the root is readable (or not there yet, which is normal before
- * the first audit), the state dir writable, and no sink stopped on a permanent error.
+ * the first audit) and the reader can list it, the state dir writable, no sink stopped on a
+ * permanent error, and no record held up because the dead-letter file cannot be written.
  *
  * @example
  * ```ts
@@ -22,10 +23,13 @@ export interface Readiness {
 export function readinessCheck(opts: { root: string; stateDir: string; metrics: Metrics }) {
   return async (): Promise<Readiness> => {
     const reasons: string[] = [];
+    // The reader's own listing counts (EMFILE, or a root that access() would pass as root).
+    const unlisted = (await opts.metrics.rootUnreadable.get()).values.some((v) => v.value > 0);
     try {
       await access(opts.root, constants.R_OK | constants.X_OK);
+      if (unlisted) reasons.push(`root ${opts.root} cannot be listed`);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || unlisted)
         reasons.push(`root ${opts.root} is not readable`);
     }
     try {
@@ -38,6 +42,12 @@ export function readinessCheck(opts: { root: string; stateDir: string; metrics: 
     );
     for (const f of failing)
       reasons.push(`sink ${String(f.labels.sink)} stopped on a permanent error`);
+    const blocked = (await opts.metrics.deadLetterBlocked.get()).values[0]?.value ?? 0;
+    if (blocked > 0) {
+      reasons.push(
+        `dead-letter file cannot be written: ${blocked} record(s) wait to be set aside, delivery stops there`,
+      );
+    }
     return { ready: reasons.length === 0, reasons };
   };
 }

@@ -2,7 +2,7 @@ import {
   formatGatekeeperLogLine,
   gatekeeperLogFields,
   type ConstraintRef,
-} from '../writer/audit-log.ts';
+} from '../protocol/gatekeeper-log.ts';
 import type { Delivery } from './sink.ts';
 import type { StdoutFormatter } from './stdout.ts';
 
@@ -52,6 +52,10 @@ export function gatekeeperLogFormat(now: () => number = Date.now): StdoutFormatt
         lines.push(
           formatGatekeeperLogLine(gatekeeperLogFields.auditFinished(auditId, duration), t),
         );
+      } else if (d.msg.eventType === 'violation_resolved') {
+        // From --changes-only: a violation of the previous run that this run no longer has.
+        const fields = gatekeeperLogFields.violationAudited(d.msg);
+        lines.push(formatGatekeeperLogLine({ ...fields, event_type: 'violation_resolved' }, t));
       } else {
         const m = d.msg;
         lines.push(formatGatekeeperLogLine(gatekeeperLogFields.violationAudited(m), t));

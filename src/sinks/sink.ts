@@ -63,6 +63,16 @@ export interface Sink {
   readonly window?: number;
   /** Sends whatever a `more` hint left held, now (the caller is about to wait). */
   flush?(): void;
+  /**
+   * Ends retries at shutdown: a write still retrying rejects (ERR_SINK_INTERRUPTED) instead of
+   * holding the reader's stop for as long as a receiver is down. Nothing is acknowledged by it.
+   */
+  interrupt?(): void;
+  /**
+   * Rejects every write not yet acknowledged, at once, and every later one (the shutdown grace
+   * period passed): the records are not acknowledged, so they are delivered after a restart.
+   */
+  giveUp?(): void;
   /** Flushes and releases everything; idempotent. */
   close(): Promise<void>;
 }

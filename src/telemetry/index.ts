@@ -2,7 +2,16 @@ import { createLogger, type Logger, type LogLevel } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 
 export { InvalidCode, createMetrics, type Metrics } from './metrics.ts';
-export { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './logger.ts';
+export {
+  createLogger,
+  defaultLogFormat,
+  setLogFormat,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type Logger,
+  type LogLevel,
+} from './logger.ts';
 
 /** The logger and the metrics, handed to every component so each event both logs and counts. */
 export interface Telemetry {

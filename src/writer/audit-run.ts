@@ -11,13 +11,10 @@ import {
   runNameForAuditId,
 } from '../protocol/names.ts';
 import type { ExportMsg } from '../protocol/record.ts';
-import { GkExportError } from '../errors.ts';
+import { GkExportError, type AuditRunErrorCode } from '../errors.ts';
 import type { WriterConfig } from './config.ts';
 import { openLineFile } from './line-file.ts';
 import { pruneCompletedRuns } from './retention.ts';
-
-/** Error codes of a run. */
-export type AuditRunErrorCode = 'ERR_RUN_CLOSED';
 
 /** One audit run being written: `<run>.txt` under LOCK_EX until `complete()` or `abort()`. */
 export interface AuditRun {

@@ -1,8 +1,6 @@
 import { isAbsolute, normalize, resolve, sep } from 'node:path';
-import { GkExportError } from '../errors.ts';
-
-/** Error codes of writer configuration. */
-export type WriterConfigErrorCode = 'ERR_INVALID_CONFIG';
+import { DEFAULTS } from '../config/defaults.ts';
+import { GkExportError, type WriterConfigErrorCode } from '../errors.ts';
 
 /** Public options of the disk writer. */
 export interface DiskWriterOptions {
@@ -49,12 +47,12 @@ export function resolveWriterConfig(opts: DiskWriterOptions): WriterConfig {
   if (normalize(abs) === sep || (isAbsolute(root) && normalize(root) === sep)) {
     throw bad('root is "/": give a dedicated export directory, e.g. /tmp/violations/topics');
   }
-  const max = opts.maxAuditResults ?? 3;
+  const max = opts.maxAuditResults ?? DEFAULTS.volume.maxAuditResults;
   if (!Number.isInteger(max) || max < 0 || max > 5) {
     throw bad(`maxAuditResults ${JSON.stringify(max)} is not allowed: use an integer from 0 to 5`);
   }
-  const lockTimeoutMs = opts.lockTimeoutMs ?? 30_000;
-  const flushBytes = opts.flushBytes ?? 64 * 1024;
+  const lockTimeoutMs = opts.lockTimeoutMs ?? DEFAULTS.writer.lockTimeoutMs;
+  const flushBytes = opts.flushBytes ?? DEFAULTS.writer.flushBytes;
   if (!(lockTimeoutMs >= 0) || !(flushBytes > 0)) {
     throw bad('lockTimeoutMs must be ≥ 0 and flushBytes > 0');
   }

@@ -1,11 +1,8 @@
-import { GkExportError } from '../errors.ts';
+import { GkExportError, type DiskWriterErrorCode } from '../errors.ts';
 import { AUDIT_COMPLETED, AUDIT_STARTED, assertValidName } from '../protocol/names.ts';
 import type { ExportMsg } from '../protocol/record.ts';
 import { startAuditRun, type AuditRun } from './audit-run.ts';
 import { resolveWriterConfig, type DiskWriterOptions } from './config.ts';
-
-/** Error codes of the disk writer. */
-export type DiskWriterErrorCode = 'ERR_RUN_ALREADY_OPEN' | 'ERR_NO_OPEN_RUN' | 'ERR_WRITER_CLOSED';
 
 /** A Gatekeeper-compatible disk-export writer, embedded in an audit process. */
 export interface DiskWriter {

@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CHECKPOINT_INTERVAL_MS } from '../../src/reader/checkpoint.ts';
+import { CHECKPOINT_INTERVAL_MS } from '../../src/pipeline/checkpoint.ts';
 import { readArgs, runCli, type CliProcess } from '../helpers/cli.ts';
 import { auditIdOf, writeCompletedRun } from '../helpers/runs.ts';
 import { makeTmpDir, waitFor } from '../helpers/tmp.ts';

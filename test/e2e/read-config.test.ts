@@ -1,5 +1,7 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.ts';
+import { REPO, runCli } from '../helpers/cli.ts';
 
 async function checkConfig(args: string[], env: NodeJS.ProcessEnv = {}) {
   const p = runCli(['read', '--check-config', ...args], { env });
@@ -63,6 +65,48 @@ describe('read configuration', () => {
     const r = await checkConfig([], { DELETE_AFTER_READ: 'maybe' });
     expect(r.code).toBe(2);
     expect(r.err).toContain('DELETE_AFTER_READ');
+  });
+
+  // Bug: GK_EXPORT_WEBHOOK_INSECURE_SKIP_VERIFY=false turned certificate verification off.
+  it.each([
+    ['false', false],
+    ['FALSE', false],
+    ['0', false],
+    ['no', false],
+    ['true', true],
+    ['Yes', true],
+  ])(
+    'reads GK_EXPORT_WEBHOOK_INSECURE_SKIP_VERIFY=%s as insecureSkipVerify %s',
+    async (value, expected) => {
+      const r = await checkConfig(['--sink', 'webhook', '--webhook-url', 'https://r.example/'], {
+        GK_EXPORT_WEBHOOK_INSECURE_SKIP_VERIFY: value,
+      });
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.out).webhook.insecureSkipVerify).toBe(expected);
+    },
+  );
+
+  it.each(['maybe', 'on', ''])(
+    'refuses GK_EXPORT_WEBHOOK_INSECURE_SKIP_VERIFY=%j with one line naming it and exit code 2',
+    async (value) => {
+      const r = await checkConfig(['--sink', 'webhook', '--webhook-url', 'https://r.example/'], {
+        GK_EXPORT_WEBHOOK_INSECURE_SKIP_VERIFY: value,
+      });
+      expect(r.code).toBe(2);
+      expect(r.err.trim().split('\n')).toHaveLength(1);
+      expect(r.err).toContain('GK_EXPORT_WEBHOOK_INSECURE_SKIP_VERIFY');
+    },
+  );
+
+  it('prints the version of package.json with --version and -V, exit 0', async () => {
+    const { version } = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    for (const flag of ['--version', '-V']) {
+      const p = runCli([flag]);
+      expect((await p.exited).code).toBe(0);
+      expect(p.stdout()).toBe(`${version}\n`);
+    }
   });
 
   it('fails an unknown command with one line and exit code 2', async () => {

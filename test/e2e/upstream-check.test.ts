@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readArgs, runCli } from '../helpers/cli.ts';
+import { writeFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
 import { auditIdOf, runLines } from '../helpers/runs.ts';
-import { makeTmpDir, waitFor } from '../helpers/tmp.ts';
+import { waitFor } from '../helpers/tmp.ts';
+import { useWorkspace } from '../helpers/workspace.ts';
 
 // An independent writer that behaves like Gatekeeper's Go disk driver: flock(LOCK_EX) on the
 // .txt, one write(2) per line, unlock, close, rename to .log, chmod 0666, keep maxAuditResults.
@@ -36,26 +35,17 @@ function runWriter(args: string[]): Promise<number | null> {
 }
 
 describe('the upstream end-to-end check', () => {
-  let tmp: Awaited<ReturnType<typeof makeTmpDir>>;
-  beforeEach(async () => {
-    tmp = await makeTmpDir();
-  });
-  afterEach(() => tmp.cleanup());
+  const ws = useWorkspace();
 
   it.each([{ follow: false }, { follow: true }])(
     'counts every violation of every constraint on stdout (follow-open: $follow)',
     async ({ follow }) => {
-      const root = join(tmp.dir, 'topics');
-      await mkdir(root);
-      const reader = runCli(
-        readArgs(
-          root,
-          join(tmp.dir, 'state'),
-          '--poll-interval',
-          '100ms',
-          ...(follow ? ['--follow-open'] : []),
-        ),
-      );
+      const root = ws.root;
+      const reader = ws.readerProcess([
+        '--poll-interval',
+        '100ms',
+        ...(follow ? ['--follow-open'] : []),
+      ]);
       const expected = new Map<string, number>();
       for (let i = 0; i < 4; i++) {
         const id = auditIdOf(i);
@@ -64,7 +54,7 @@ describe('the upstream end-to-end check', () => {
           const key = `${id} ${(JSON.parse(l) as { name: string }).name}`;
           expected.set(key, (expected.get(key) ?? 0) + 1);
         }
-        const src = join(tmp.dir, `src-${i}.jsonl`);
+        const src = ws.path(`src-${i}.jsonl`);
         await writeFile(src, lines.join(''));
         // The writer's retention keeps only 1 run; audits are minutes apart in a cluster, so
         // the next run starts once this one is on stdout.

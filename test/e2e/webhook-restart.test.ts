@@ -1,30 +1,17 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readArgs, runCli } from '../helpers/cli.ts';
-import { startReceiver } from '../helpers/receiver.ts';
+import { describe, expect, it } from 'vitest';
 import { auditIdOf, writeCompletedRun } from '../helpers/runs.ts';
-import { makeTmpDir, waitFor } from '../helpers/tmp.ts';
+import { waitFor } from '../helpers/tmp.ts';
+import { useWorkspace } from '../helpers/workspace.ts';
 
 describe('reader → webhook across an outage and a SIGKILL', () => {
-  let tmp: Awaited<ReturnType<typeof makeTmpDir>>;
-  let receiver: Awaited<ReturnType<typeof startReceiver>>;
-  beforeEach(async () => {
-    tmp = await makeTmpDir();
-  });
-  afterEach(async () => {
-    await receiver?.close();
-    await tmp.cleanup();
-  });
+  const ws = useWorkspace();
 
   it('delivers every record at least once, in order; after SIGKILL only the in-flight request repeats, with the same ids', async () => {
-    receiver = await startReceiver();
-    const root = join(tmp.dir, 'topics');
-    await mkdir(root);
-    for (let i = 0; i < 3; i++) await writeCompletedRun(root, 'c', auditIdOf(i), 100, 1000 + i);
-    const args = readArgs(
-      root,
-      join(tmp.dir, 'state'),
+    const receiver = await ws.receiver();
+    for (let i = 0; i < 3; i++) await writeCompletedRun(ws.root, 'c', auditIdOf(i), 100, 1000 + i);
+    const args = [
       '--sink',
       'webhook',
       '--webhook-url',
@@ -35,15 +22,15 @@ describe('reader → webhook across an outage and a SIGKILL', () => {
       '40',
       '--webhook-max-backoff',
       '50ms',
-    );
+    ];
     // The receiver is down (503) after the first two requests: the reader must wait.
     let served = 0;
     receiver.setDecider(() => (served++ < 2 ? { status: 200 } : { status: 503 }));
-    const first = runCli(args);
+    const first = ws.readerProcess(args);
     await waitFor(() => receiver.received.length >= 6, 'retries during the outage');
     // The group commit writes what the two answered requests covered within its interval.
     await waitFor(async () => {
-      const text = await readFile(join(tmp.dir, 'state', 'checkpoints.json'), 'utf8');
+      const text = await readFile(join(ws.state, 'checkpoints.json'), 'utf8');
       const file = JSON.parse(text) as { checkpoints: { line: number }[] };
       return file.checkpoints.some((c) => c.line >= 80);
     }, 'the answered requests to be checkpointed');
@@ -52,7 +39,7 @@ describe('reader → webhook across an outage and a SIGKILL', () => {
     const inFlight = receiver.received.at(-1)!.headers['idempotency-key'];
     receiver.setDecider(() => ({ status: 200 }));
     const before = receiver.received.length;
-    const second = runCli(args);
+    const second = ws.readerProcess(args);
     const ids = () =>
       receiver.received
         .filter((_, i) => i < 2 || i >= before)
@@ -75,15 +62,13 @@ describe('reader → webhook across an outage and a SIGKILL', () => {
   });
 
   it('with --webhook-concurrency, delivers every record once while requests overlap', async () => {
-    receiver = await startReceiver();
+    const receiver = await ws.receiver();
     let n = 0;
     // Answers come back out of order: every third request is slow.
     receiver.setDecider(() => ({ status: 200, delayMs: n++ % 3 === 0 ? 80 : 5 }));
-    const root = join(tmp.dir, 'topics');
-    await mkdir(root);
-    for (let i = 0; i < 2; i++) await writeCompletedRun(root, 'c', auditIdOf(i), 500, 1000 + i);
-    const p = runCli(
-      readArgs(root, join(tmp.dir, 'state'), '--sink', 'webhook', '--webhook-url', receiver.url)
+    for (let i = 0; i < 2; i++) await writeCompletedRun(ws.root, 'c', auditIdOf(i), 500, 1000 + i);
+    const p = ws.readerProcess(
+      ['--sink', 'webhook', '--webhook-url', receiver.url]
         .concat(['--webhook-batch-max-records', '25', '--batch-max-records', '100'])
         .concat(['--webhook-concurrency', '4']),
     );

@@ -1,4 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -79,7 +80,15 @@ describe('gk-export write', () => {
       async () => (await readdir(join(root, 'c')).catch(() => [])).length === 1,
       'the .txt',
     );
-    await expect(run('flock', ['-n', '-s', txt, 'true'])).rejects.toBeTruthy();
+    // The writer creates the file, then takes the lock (the contract's order): wait for both.
+    await waitFor(
+      () =>
+        run('flock', ['-n', '-s', txt, 'true']).then(
+          () => false,
+          () => true,
+        ),
+      'the writer to hold LOCK_EX on the .txt',
+    );
     child.stdin.end();
     await new Promise((r) => child.on('close', r));
     expect(await readdir(join(root, 'c'))).toEqual(['2026-01-01T00_00_00Z.log']);
@@ -114,8 +123,60 @@ describe('gk-export write', () => {
     child.kill('SIGKILL');
     clearInterval(pump);
     await new Promise((r) => child.on('close', r));
-    const text = await readFile(txt, 'utf8');
-    expect(text.endsWith('\n')).toBe(true);
-    for (const line of text.slice(0, -1).split('\n')) expect(() => JSON.parse(line)).not.toThrow();
+    const data = await readFile(txt);
+    // The writer only ever writes whole lines. A fatal signal can still cut one write(2) short,
+    // but only where the kernel copies page by page: at a page boundary of the file.
+    if (data.at(-1) !== 0x0a) expect(data.length % 4096).toBe(0);
+    const whole = data.subarray(0, data.lastIndexOf(0x0a)).toString('utf8');
+    for (const line of whole.split('\n')) expect(() => JSON.parse(line)).not.toThrow();
+  });
+
+  // Bug: stdin went through readline, which holds a line however long it grows: a runaway
+  // line (no newline, endless input) was read into memory whole before anything was said.
+  it('stops a runaway line at --max-record-bytes: "line N:", exit 1, input not read on', async () => {
+    const child = spawn(process.execPath, [CLI, ...args('--max-record-bytes', '64KiB')], {
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
+    let err = '';
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+    child.stdin.on('error', () => undefined);
+    let code: number | null | undefined;
+    const closed = once(child, 'close').then(([c]) => (code = c as number | null));
+    child.stdin.write(`${good(1)}\n${good(2)}\n`);
+    // Feed one endless line, as fast as the reader takes it, up to 64 MiB.
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    let accepted = 0;
+    try {
+      while (code === undefined && accepted < 64 * 1024 * 1024) {
+        accepted += chunk.length;
+        if (!child.stdin.write(chunk)) {
+          // A closed pipe (EPIPE) ends the wait as well as 'drain' does.
+          await Promise.race([once(child.stdin, 'drain').catch(() => undefined), closed]);
+        }
+      }
+      await waitFor(() => code !== undefined, `the writer to give up (stderr: ${err})`);
+    } finally {
+      child.kill('SIGKILL');
+      await closed;
+    }
+    expect(code).toBe(1);
+    expect(err).toMatch(/^line 3: longer than --max-record-bytes \(65536 bytes\)$/m);
+    // What it took from the pipe is bounded by the limit, not by the input.
+    expect(accepted).toBeLessThan(4 * 1024 * 1024);
+    expect(await readdir(join(root, 'c'))).toEqual([]);
+  });
+
+  it('measures --max-record-bytes in UTF-8 bytes, and a line at the limit passes', async () => {
+    const at = JSON.stringify({ name: 'x'.repeat(100 - 11) });
+    expect(Buffer.byteLength(at)).toBe(100);
+    const ok = runCli(args('--max-record-bytes', '100'), { input: `${at}\n` });
+    expect((await ok.exited).code).toBe(0);
+    // 60 characters, 110 bytes: under the limit in characters, over it in bytes.
+    const wide = JSON.stringify({ name: 'é'.repeat(49) });
+    const p = runCli(args('--max-record-bytes', '100', '--skip-invalid'), {
+      input: `${at}\n${wide}\n`,
+    });
+    expect((await p.exited).code).toBe(1);
+    expect(p.stderr()).toMatch(/^line 2: longer than --max-record-bytes \(100 bytes\)$/m);
   });
 });

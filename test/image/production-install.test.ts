@@ -3,8 +3,8 @@
 // stage), then the built reader runs from it as a non-root user with everything read-only
 // except the export volume and the state dir (readOnlyRootFilesystem), and must deliver a run.
 import { execFile, spawn } from 'node:child_process';
-import { chmod, cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, copyFile, cp, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from '../helpers/cli.ts';
@@ -13,6 +13,22 @@ import { makeTmpDir, waitFor } from '../helpers/tmp.ts';
 
 const run = promisify(execFile);
 const NOBODY = 65534;
+
+/**
+ * A Node binary user nobody can run: the tests' own, or a copy of it when a directory above
+ * it is closed to others (a clone under a 0700 home or temp dir).
+ */
+async function nodeForNobody(dir: string): Promise<string> {
+  for (let d = process.execPath; ; d = dirname(d)) {
+    if (((await stat(d)).mode & 0o001) === 0) {
+      const copy = join(dir, 'node');
+      await copyFile(process.execPath, copy);
+      await chmod(copy, 0o755);
+      return copy;
+    }
+    if (d === dirname(d)) return process.execPath;
+  }
+}
 
 describe('the production install (what the image contains)', () => {
   let tmp: Awaited<ReturnType<typeof makeTmpDir>>;
@@ -54,8 +70,9 @@ describe('the production install (what the image contains)', () => {
     await writeCompletedRun(root, 'audit-channel', auditIdOf(1), 5);
     await run('chown', ['-R', `${NOBODY}:${NOBODY}`, volume]);
     await run('chmod', ['-R', 'a-w', app]);
+    const node = await nodeForNobody(tmp.dir);
     const child = spawn(
-      process.execPath,
+      node,
       [join(app, 'dist', 'cli.js'), 'read', '--root', root, '--http-port', '0'],
       {
         cwd: app,

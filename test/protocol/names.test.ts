@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  admissionSegmentStem,
+  admissionTimestamp,
   assertValidName,
   auditIdFor,
   classifyFileName,
@@ -42,6 +44,27 @@ describe('names and states', () => {
       'admission-complete',
       'admission-2026-08-01T10_00_00.000Z-ab12cd34',
     ],
+    [
+      'admission-20260801T100000.123456789Z-0123456789abcdef.open',
+      'admission-open',
+      'admission-20260801T100000.123456789Z-0123456789abcdef',
+    ],
+    [
+      'admission-20260801T100000.123456789Z-0123456789abcdef.log',
+      'admission-complete',
+      'admission-20260801T100000.123456789Z-0123456789abcdef',
+    ],
+    [
+      'admission-20260801T100000.123456789Z-0123456789abcdef.recovered.log',
+      'admission-complete',
+      'admission-20260801T100000.123456789Z-0123456789abcdef.recovered',
+    ],
+    [
+      'admission-20260801T100000.123456789Z-0123456789abcdef.log.deleting',
+      'deleting',
+      'admission-20260801T100000.123456789Z-0123456789abcdef.log',
+    ],
+    ['admission-x.deleting.log', 'deleting', 'admission-x.deleting'],
     ['admission-x.deleting', 'deleting', 'admission-x'],
     ['run.log.deleting', 'deleting', 'run.log'],
     ['notes.md', 'not-ours', 'notes.md'],
@@ -50,5 +73,19 @@ describe('names and states', () => {
     ['noext', 'not-ours', 'noext'],
   ])('classifies %s as %s', (name, state, run) => {
     expect(classifyFileName(name)).toEqual({ state, run });
+  });
+
+  it("formats an admission segment's timestamp in Go's 20060102T150405.000000000Z layout", () => {
+    const ns = BigInt(Date.UTC(2026, 7, 1, 10, 0, 0)) * 1_000_000n + 123_456_789n;
+    expect(admissionTimestamp(ns)).toBe('20260801T100000.123456789Z');
+    expect(admissionTimestamp(BigInt(Date.UTC(2026, 0, 2, 3, 4, 5)) * 1_000_000n)).toBe(
+      '20260102T030405.000000000Z',
+    );
+    expect(admissionSegmentStem(ns, '0123456789abcdef')).toBe(
+      'admission-20260801T100000.123456789Z-0123456789abcdef',
+    );
+    expect(() => admissionSegmentStem(ns, 'ABCDEF0123456789')).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_NAME' }),
+    );
   });
 });

@@ -1,13 +1,12 @@
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readinessCheck } from '../../src/server/health.ts';
 import { startHttpServer } from '../../src/server/http-server.ts';
-import { runCli } from '../helpers/cli.ts';
 import { capturingTelemetry } from '../helpers/reader.ts';
 import { writeCompletedRun, auditIdOf } from '../helpers/runs.ts';
-import { makeTmpDir, waitFor } from '../helpers/tmp.ts';
+import { waitFor } from '../helpers/tmp.ts';
+import { useWorkspace } from '../helpers/workspace.ts';
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -18,22 +17,18 @@ async function freePort(): Promise<number> {
 }
 
 describe('metrics and health server', () => {
-  let tmp: Awaited<ReturnType<typeof makeTmpDir>>;
-  beforeEach(async () => {
-    tmp = await makeTmpDir();
-  });
-  afterEach(() => tmp.cleanup());
+  const ws = useWorkspace();
 
   it('answers /healthz, /readyz and /metrics, and reports a failing sink as not ready', async () => {
     const telemetry = capturingTelemetry();
-    const state = join(tmp.dir, 'state');
+    const state = ws.state;
     await mkdir(state);
     const server = await startHttpServer({
       port: 0,
       host: '127.0.0.1',
       metrics: telemetry.metrics,
       readiness: readinessCheck({
-        root: join(tmp.dir, 'topics'),
+        root: ws.root,
         stateDir: state,
         metrics: telemetry.metrics,
       }),
@@ -59,15 +54,14 @@ describe('metrics and health server', () => {
   });
 
   it('is served by `read` on --http-port with the reader counters', async () => {
-    const root = join(tmp.dir, 'topics');
-    await writeCompletedRun(root, 'c', auditIdOf(1), 4);
+    await writeCompletedRun(ws.root, 'c', auditIdOf(1), 4);
     const port = await freePort();
-    const p = runCli([
+    const p = ws.cli([
       'read',
       '--root',
-      root,
+      ws.root,
       '--state-dir',
-      join(tmp.dir, 'st'),
+      ws.state,
       '--http-port',
       String(port),
     ]);

@@ -1,14 +1,19 @@
-import { InvalidArgumentError, Option } from 'commander';
-import { resolve } from 'node:path';
+import type { Option } from 'commander';
+import { listSetting, setting } from '../../config/commander.ts';
+import { DEFAULTS } from '../../config/defaults.ts';
+import { oneOf, parsePath } from '../../config/parsers.ts';
 import { GkExportError } from '../../errors.ts';
 
 /** Sources `gk-export read` can follow. */
 export const SOURCES = ['disk-export', 'apiserver-audit'] as const;
 export type SourceName = (typeof SOURCES)[number];
 
+/** Where to start in an audit log never seen before. */
+export const AUDIT_LOG_STARTS = ['beginning', 'end'] as const;
+
 export interface ApiserverAuditConfig {
   readonly path: string;
-  readonly start: 'beginning' | 'end';
+  readonly start: (typeof AUDIT_LOG_STARTS)[number];
   readonly webhookName: string;
 }
 
@@ -21,37 +26,34 @@ export interface ApiserverAuditConfig {
  * ```
  */
 export function apiserverAuditOptions(): Option[] {
+  const d = DEFAULTS.apiserverAudit;
   return [
-    new Option('--source <source>', `what to follow: ${SOURCES.join(', ')} (repeatable)`)
-      .env('GK_EXPORT_SOURCE')
-      .argParser((v: string, prev: string[] | undefined) => {
-        const items = v.split(',').map((s) => s.trim());
-        for (const i of items) {
-          if (!(SOURCES as readonly string[]).includes(i))
-            throw new InvalidArgumentError(`allowed: ${SOURCES.join(', ')}`);
-        }
-        return [...new Set([...(prev ?? []), ...items])];
-      }),
-    new Option('--audit-log <path>', "the API server's audit log (JSON lines)").env(
-      'GK_EXPORT_AUDIT_LOG',
-    ),
-    new Option(
+    listSetting('--source <source>', `what to follow: ${SOURCES.join(', ')} (repeatable)`, {
+      env: 'GK_EXPORT_SOURCE',
+      item: oneOf(SOURCES),
+      unique: true,
+      nonEmpty: true,
+    }),
+    setting('--audit-log <path>', "the API server's audit log (JSON lines)", {
+      env: 'GK_EXPORT_AUDIT_LOG',
+    }),
+    setting(
       '--audit-log-start <where>',
       'where to start in an audit log never seen: beginning or end',
-    )
-      .env('GK_EXPORT_AUDIT_LOG_START')
-      .default('end')
-      .argParser((v) => {
-        if (v !== 'beginning' && v !== 'end')
-          throw new InvalidArgumentError('allowed: beginning, end');
-        return v;
-      }),
-    new Option(
+      {
+        env: 'GK_EXPORT_AUDIT_LOG_START',
+        parse: oneOf(AUDIT_LOG_STARTS),
+        default: d.start,
+      },
+    ),
+    setting(
       '--audit-webhook-name <name>',
       "Gatekeeper's validating webhook name in denial messages",
-    )
-      .env('GK_EXPORT_AUDIT_WEBHOOK_NAME')
-      .default('validation.gatekeeper.sh'),
+      {
+        env: 'GK_EXPORT_AUDIT_WEBHOOK_NAME',
+        default: d.webhookName,
+      },
+    ),
   ];
 }
 
@@ -67,7 +69,7 @@ export function resolveSources(o: Record<string, unknown>): {
   sources: SourceName[];
   apiserverAudit?: ApiserverAuditConfig;
 } {
-  const sources = (o.source as SourceName[] | undefined) ?? ['disk-export'];
+  const sources = (o.source as SourceName[] | undefined) ?? [...DEFAULTS.reader.sources];
   if (!sources.includes('apiserver-audit')) return { sources };
   if (typeof o.auditLog !== 'string' || o.auditLog === '') {
     throw new GkExportError(
@@ -78,9 +80,11 @@ export function resolveSources(o: Record<string, unknown>): {
   return {
     sources,
     apiserverAudit: {
-      path: resolve(o.auditLog),
-      start: o.auditLogStart === 'beginning' ? 'beginning' : 'end',
-      webhookName: String(o.auditWebhookName ?? 'validation.gatekeeper.sh'),
+      path: parsePath(o.auditLog),
+      start:
+        (o.auditLogStart as ApiserverAuditConfig['start'] | undefined) ??
+        DEFAULTS.apiserverAudit.start,
+      webhookName: String(o.auditWebhookName ?? DEFAULTS.apiserverAudit.webhookName),
     },
   };
 }

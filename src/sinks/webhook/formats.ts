@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isRawJsonNumber } from '../../protocol/json-numbers.ts';
 import type { Delivery } from '../sink.ts';
 
 /** Body formats the webhook sink speaks. */
@@ -56,10 +57,12 @@ function subjectOf(d: Delivery): string {
 function cloudEvent(d: Delivery, ctx: FormatContext) {
   const m = d.msg;
   const admission = m.eventType === 'violation_admission';
+  // --changes-only sends a violation that is gone as the previous record, eventType resolved.
+  const audit = m.eventType === 'violation_resolved' ? 'resolved' : 'audited';
   return {
     specversion: '1.0',
     id: d.key,
-    type: admission ? 'sh.gatekeeper.violation.admission' : 'sh.gatekeeper.violation.audited',
+    type: `sh.gatekeeper.violation.${admission ? 'admission' : audit}`,
     source: `/clusters/${ctx.clusterName}/gatekeeper/${admission ? 'admission' : 'audit'}`,
     subject: subjectOf(d),
     time:
@@ -83,6 +86,13 @@ function severity(action: string | undefined): { number: number; text: string } 
 /** A JSON value as an OTLP AnyValue. */
 function anyValue(v: unknown): Record<string, unknown> {
   if (typeof v === 'string') return { stringValue: v };
+  if (isRawJsonNumber(v)) {
+    // A number a float64 cannot hold: an int64 stays exact as intValue, else its text is kept.
+    const t = v.rawJSON;
+    return /^-?\d+$/.test(t) && BigInt(t) >= -(2n ** 63n) && BigInt(t) < 2n ** 63n
+      ? { intValue: t }
+      : { stringValue: t };
+  }
   if (typeof v === 'boolean') return { boolValue: v };
   if (typeof v === 'number')
     return Number.isInteger(v) ? { intValue: String(v) } : { doubleValue: v };

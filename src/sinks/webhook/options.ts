@@ -1,10 +1,15 @@
-import { InvalidArgumentError, Option } from 'commander';
+import { Option } from 'commander';
 import { hostname } from 'node:os';
-import { parseByteSize } from '../../byte-size.ts';
-import { parseDuration } from '../../duration.ts';
+import { formatByteSize, parseByteSize } from '../../config/byte-size.ts';
+import { boolOption, optionParser, setting } from '../../config/commander.ts';
+import { DEFAULTS } from '../../config/defaults.ts';
+import { formatDuration, parseDuration } from '../../config/duration.ts';
+import { integer, oneOf, parseKeyValue } from '../../config/parsers.ts';
 import { GkExportError } from '../../errors.ts';
-import { optionParser, parseBool } from '../../reader/options.ts';
 import { WEBHOOK_FORMATS, type WebhookFormat } from './formats.ts';
+
+/** What the sink does with a batch the receiver refuses for good. */
+export const ON_PERMANENT_ERROR = ['continue', 'stop'] as const;
 
 /** Resolved webhook sink configuration. */
 export interface WebhookConfig {
@@ -28,24 +33,14 @@ export interface WebhookConfig {
   readonly certFile?: string;
   readonly keyFile?: string;
   readonly insecureSkipVerify: boolean;
-  readonly onPermanentError: 'continue' | 'stop';
+  readonly onPermanentError: (typeof ON_PERMANENT_ERROR)[number];
   readonly clusterName: string;
   readonly host: string;
 }
 
-function positiveInt(max: number) {
-  return (v: string): number => {
-    if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > max) {
-      throw new InvalidArgumentError(`use a whole number from 1 to ${max}`);
-    }
-    return Number(v);
-  };
-}
-
 function header(v: string, prev: Record<string, string> | undefined): Record<string, string> {
-  const eq = v.indexOf('=');
-  if (eq <= 0) throw new InvalidArgumentError('use NAME=VALUE');
-  return { ...(prev ?? {}), [v.slice(0, eq).trim()]: v.slice(eq + 1) };
+  const [name, value] = optionParser(parseKeyValue)(v);
+  return { ...(prev ?? {}), [name]: value };
 }
 
 /**
@@ -57,108 +52,93 @@ function header(v: string, prev: Record<string, string> | undefined): Record<str
  * ```
  */
 export function webhookOptions(): Option[] {
-  const env = (o: Option, name: string) => o.env(`GK_EXPORT_${name}`);
+  const d = DEFAULTS.webhook;
+  const env = (name: string) => `GK_EXPORT_${name}`;
   return [
-    env(new Option('--webhook-url <url>', 'receiver URL (http or https)'), 'WEBHOOK_URL'),
-    env(
-      new Option('--webhook-format <format>', `body format: ${WEBHOOK_FORMATS.join(', ')}`),
-      'WEBHOOK_FORMAT',
-    )
-      .default('ndjson')
-      .argParser((v) => {
-        if (!(WEBHOOK_FORMATS as readonly string[]).includes(v)) {
-          throw new InvalidArgumentError(`allowed: ${WEBHOOK_FORMATS.join(', ')}`);
-        }
-        return v;
-      }),
-    env(
-      new Option('--webhook-batch-max-records <n>', 'records per request'),
-      'WEBHOOK_BATCH_MAX_RECORDS',
-    )
-      .default(500)
-      .argParser(positiveInt(100_000)),
-    env(
-      new Option('--webhook-batch-max-bytes <size>', 'body bytes per request'),
-      'WEBHOOK_BATCH_MAX_BYTES',
-    )
-      .default(1024 * 1024, '1MiB')
-      .argParser(optionParser(parseByteSize)),
-    env(
-      new Option(
-        '--webhook-flush-interval <duration>',
-        'longest a request that is not full waits for more records',
-      ),
-      'WEBHOOK_FLUSH_INTERVAL',
-    )
-      .default(1000, '1s')
-      .argParser(optionParser(parseDuration)),
-    env(
-      new Option('--webhook-concurrency <n>', 'requests in flight at once (acknowledged in order)'),
-      'WEBHOOK_CONCURRENCY',
-    )
-      .default(1)
-      .argParser(positiveInt(64)),
-    env(new Option('--webhook-timeout <duration>', 'per request'), 'WEBHOOK_TIMEOUT')
-      .default(10_000, '10s')
-      .argParser(optionParser(parseDuration)),
-    env(new Option('--webhook-gzip [bool]', 'gzip request bodies'), 'WEBHOOK_GZIP')
-      .preset(true)
-      .default(false)
-      .argParser(parseBool),
-    env(
-      new Option('--webhook-max-backoff <duration>', 'cap of the retry backoff'),
-      'WEBHOOK_MAX_BACKOFF',
-    )
-      .default(30_000, '30s')
-      .argParser(optionParser(parseDuration)),
-    env(
-      new Option('--webhook-max-retries <n>', 'retries per request (0 = unlimited)'),
-      'WEBHOOK_MAX_RETRIES',
-    )
-      .default(0)
-      .argParser((v) => {
-        if (!/^\d+$/.test(v)) throw new InvalidArgumentError('use a whole number (0 = unlimited)');
-        return Number(v);
-      }),
-    env(
-      new Option('--webhook-header <name=value>', 'extra request header (repeatable)'),
-      'WEBHOOK_HEADER',
-    ).argParser(header),
-    env(
-      new Option('--webhook-token-file <path>', 'bearer token file (re-read when it changes)'),
-      'WEBHOOK_TOKEN_FILE',
+    setting('--webhook-url <url>', 'receiver URL (http or https)', { env: env('WEBHOOK_URL') }),
+    setting('--webhook-format <format>', `body format: ${WEBHOOK_FORMATS.join(', ')}`, {
+      env: env('WEBHOOK_FORMAT'),
+      parse: oneOf(WEBHOOK_FORMATS),
+      default: d.format,
+    }),
+    setting('--webhook-batch-max-records <n>', 'records per request', {
+      env: env('WEBHOOK_BATCH_MAX_RECORDS'),
+      parse: integer(1, 100_000),
+      default: d.batchMaxRecords,
+    }),
+    setting('--webhook-batch-max-bytes <size>', 'body bytes per request', {
+      env: env('WEBHOOK_BATCH_MAX_BYTES'),
+      parse: parseByteSize,
+      default: d.batchMaxBytes,
+      show: formatByteSize,
+    }),
+    setting(
+      '--webhook-flush-interval <duration>',
+      'longest a request that is not full waits for more records',
+      {
+        env: env('WEBHOOK_FLUSH_INTERVAL'),
+        parse: parseDuration,
+        default: d.flushIntervalMs,
+        show: formatDuration,
+      },
     ),
-    env(
-      new Option('--webhook-basic-auth-file <path>', 'file with user:password'),
-      'WEBHOOK_BASIC_AUTH_FILE',
+    setting('--webhook-concurrency <n>', 'requests in flight at once (acknowledged in order)', {
+      env: env('WEBHOOK_CONCURRENCY'),
+      parse: integer(1, 64),
+      default: d.concurrency,
+    }),
+    setting('--webhook-timeout <duration>', 'per request', {
+      env: env('WEBHOOK_TIMEOUT'),
+      parse: parseDuration,
+      default: d.timeoutMs,
+      show: formatDuration,
+    }),
+    boolOption('--webhook-gzip', 'gzip request bodies', {
+      env: env('WEBHOOK_GZIP'),
+      default: d.gzip,
+    }),
+    setting('--webhook-max-backoff <duration>', 'cap of the retry backoff', {
+      env: env('WEBHOOK_MAX_BACKOFF'),
+      parse: parseDuration,
+      default: d.maxBackoffMs,
+      show: formatDuration,
+    }),
+    setting('--webhook-max-retries <n>', 'retries per request (0 = unlimited)', {
+      env: env('WEBHOOK_MAX_RETRIES'),
+      parse: integer(0, undefined, '0 = unlimited'),
+      default: d.maxRetries,
+    }),
+    new Option('--webhook-header <name=value>', 'extra request header (repeatable)')
+      .env(env('WEBHOOK_HEADER'))
+      .argParser(header),
+    setting('--webhook-token-file <path>', 'bearer token file (re-read when it changes)', {
+      env: env('WEBHOOK_TOKEN_FILE'),
+    }),
+    setting('--webhook-basic-auth-file <path>', 'file with user:password', {
+      env: env('WEBHOOK_BASIC_AUTH_FILE'),
+    }),
+    setting('--webhook-ca-file <path>', 'CA bundle to verify the receiver', {
+      env: env('WEBHOOK_CA_FILE'),
+    }),
+    setting('--webhook-cert-file <path>', 'client certificate (mTLS)', {
+      env: env('WEBHOOK_CERT_FILE'),
+    }),
+    setting('--webhook-key-file <path>', 'client key (mTLS)', { env: env('WEBHOOK_KEY_FILE') }),
+    // A bare switch would be on for any value of its variable, `false` included.
+    boolOption(
+      '--webhook-insecure-skip-verify',
+      'do not verify the receiver certificate (unsafe)',
+      { env: env('WEBHOOK_INSECURE_SKIP_VERIFY'), default: d.insecureSkipVerify },
     ),
-    env(
-      new Option('--webhook-ca-file <path>', 'CA bundle to verify the receiver'),
-      'WEBHOOK_CA_FILE',
-    ),
-    env(new Option('--webhook-cert-file <path>', 'client certificate (mTLS)'), 'WEBHOOK_CERT_FILE'),
-    env(new Option('--webhook-key-file <path>', 'client key (mTLS)'), 'WEBHOOK_KEY_FILE'),
-    env(
-      new Option(
-        '--webhook-insecure-skip-verify',
-        'do not verify the receiver certificate (unsafe)',
-      ),
-      'WEBHOOK_INSECURE_SKIP_VERIFY',
-    ),
-    env(
-      new Option('--on-permanent-error <action>', 'continue (dead-letter and go on) or stop'),
-      'ON_PERMANENT_ERROR',
-    )
-      .default('continue')
-      .argParser((v) => {
-        if (v !== 'continue' && v !== 'stop')
-          throw new InvalidArgumentError('allowed: continue, stop');
-        return v;
-      }),
-    env(
-      new Option('--cluster-name <name>', 'cluster name in CloudEvents sources and OTLP resources'),
-      'CLUSTER_NAME',
-    ).default('default'),
+    setting('--on-permanent-error <action>', 'continue (dead-letter and go on) or stop', {
+      env: env('ON_PERMANENT_ERROR'),
+      parse: oneOf(ON_PERMANENT_ERROR),
+      default: d.onPermanentError,
+    }),
+    setting('--cluster-name <name>', 'cluster name in CloudEvents sources and OTLP resources', {
+      env: env('CLUSTER_NAME'),
+      default: d.clusterName,
+    }),
   ];
 }
 
@@ -193,26 +173,30 @@ export function resolveWebhookConfig(o: Record<string, unknown>): WebhookConfig 
     throw bad('--webhook-cert-file and --webhook-key-file go together (mTLS)');
   }
   const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+  const d = DEFAULTS.webhook;
+  const num = (v: unknown, dflt: number) => Number(v ?? dflt);
+  const bool = (v: unknown, dflt: boolean) => (typeof v === 'boolean' ? v : dflt);
   return {
     url,
-    format: (o.webhookFormat as WebhookFormat | undefined) ?? 'ndjson',
-    batchMaxRecords: Number(o.webhookBatchMaxRecords ?? 500),
-    batchMaxBytes: Number(o.webhookBatchMaxBytes ?? 1024 * 1024),
-    flushIntervalMs: Number(o.webhookFlushInterval ?? 1000),
-    concurrency: Number(o.webhookConcurrency ?? 1),
-    timeoutMs: Number(o.webhookTimeout ?? 10_000),
-    gzip: o.webhookGzip === true,
-    maxBackoffMs: Number(o.webhookMaxBackoff ?? 30_000),
-    maxRetries: Number(o.webhookMaxRetries ?? 0),
+    format: (o.webhookFormat as WebhookFormat | undefined) ?? d.format,
+    batchMaxRecords: num(o.webhookBatchMaxRecords, d.batchMaxRecords),
+    batchMaxBytes: num(o.webhookBatchMaxBytes, d.batchMaxBytes),
+    flushIntervalMs: num(o.webhookFlushInterval, d.flushIntervalMs),
+    concurrency: num(o.webhookConcurrency, d.concurrency),
+    timeoutMs: num(o.webhookTimeout, d.timeoutMs),
+    gzip: bool(o.webhookGzip, d.gzip),
+    maxBackoffMs: num(o.webhookMaxBackoff, d.maxBackoffMs),
+    maxRetries: num(o.webhookMaxRetries, d.maxRetries),
     headers: (o.webhookHeader as Record<string, string> | undefined) ?? {},
     tokenFile: str(o.webhookTokenFile),
     basicAuthFile: str(o.webhookBasicAuthFile),
     caFile: str(o.webhookCaFile),
     certFile: str(o.webhookCertFile),
     keyFile: str(o.webhookKeyFile),
-    insecureSkipVerify: o.webhookInsecureSkipVerify === true,
-    onPermanentError: o.onPermanentError === 'stop' ? 'stop' : 'continue',
-    clusterName: String(o.clusterName ?? 'default'),
+    insecureSkipVerify: bool(o.webhookInsecureSkipVerify, d.insecureSkipVerify),
+    onPermanentError:
+      (o.onPermanentError as WebhookConfig['onPermanentError'] | undefined) ?? d.onPermanentError,
+    clusterName: String(o.clusterName ?? d.clusterName),
     host: process.env.POD_NAME ?? hostname(),
   };
 }

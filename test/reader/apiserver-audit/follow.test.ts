@@ -1,34 +1,30 @@
 import { appendFile, copyFile, rename, truncate, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { getEventListeners } from 'node:events';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createApiserverAuditSource } from '../../../src/reader/apiserver-audit/source.ts';
 import { runReader } from '../../../src/reader/index.ts';
 import { resolveReaderConfig } from '../../../src/reader/options.ts';
+import type { Source } from '../../../src/pipeline/source.ts';
 import { allowedEvent, auditEvent } from '../../helpers/audit-events.ts';
 import { capturingTelemetry, collectingSink } from '../../helpers/reader.ts';
-import { makeTmpDir, waitFor } from '../../helpers/tmp.ts';
+import { waitFor } from '../../helpers/tmp.ts';
+import { useWorkspace } from '../../helpers/workspace.ts';
 
 const line = (ev: Record<string, unknown>) => JSON.stringify(ev) + '\n';
 
 describe('API-server audit log source', () => {
-  let tmp: Awaited<ReturnType<typeof makeTmpDir>>;
+  const ws = useWorkspace({ createRoot: false });
   let log: string;
-  const stops: (() => Promise<void>)[] = [];
-  beforeEach(async () => {
-    tmp = await makeTmpDir();
-    log = join(tmp.dir, 'audit.log');
-  });
-  afterEach(async () => {
-    for (const s of stops.splice(0)) await s();
-    await tmp.cleanup();
+  beforeEach(() => {
+    log = ws.path('audit.log');
   });
 
   function start(startAt: 'beginning' | 'end' = 'beginning') {
     const c = collectingSink();
     const telemetry = capturingTelemetry();
     const config = resolveReaderConfig({
-      root: join(tmp.dir, 'topics'),
-      stateDir: join(tmp.dir, 'state'),
+      root: ws.root,
+      stateDir: ws.state,
       pollInterval: 50,
     });
     const ac = new AbortController();
@@ -58,7 +54,7 @@ describe('API-server audit log source', () => {
       ac.abort();
       await done;
     };
-    stops.push(stop);
+    ws.defer(stop);
     return { c, telemetry, stop, names: () => c.got.map((d) => d.msg.resourceName) };
   }
 
@@ -87,7 +83,7 @@ describe('API-server audit log source', () => {
     let n = 1;
     for (let rot = 0; rot < 3; rot++) {
       for (let k = 0; k < 40; k++) await appendFile(log, line(auditEvent(n++)));
-      await rename(log, join(tmp.dir, `audit-${rot}.log`));
+      await rename(log, ws.path(`audit-${rot}.log`));
       // Like the API server (or logrotate): rename, then a new file at the same path.
       await writeFile(log, line(auditEvent(n++)));
       // Rotations are minutes apart in a cluster: the next one comes after this file is read.
@@ -102,7 +98,7 @@ describe('API-server audit log source', () => {
     await writeFile(log, line(auditEvent(0)) + line(auditEvent(1)));
     const r = start();
     await waitFor(() => r.c.got.length === 2, 'first lines');
-    await copyFile(log, join(tmp.dir, 'audit.log.1'));
+    await copyFile(log, ws.path('audit.log.1'));
     await truncate(log, 0);
     await appendFile(log, line(auditEvent(2)));
     await waitFor(() => r.c.got.length === 3, 'the line after truncation');
@@ -116,7 +112,7 @@ describe('API-server audit log source', () => {
     await first.stop();
     // While stopped: more lines, then a rotation and a new file.
     await appendFile(log, Array.from({ length: 10 }, (_, i) => line(auditEvent(30 + i))).join(''));
-    await rename(log, join(tmp.dir, 'audit-old.log'));
+    await rename(log, ws.path('audit-old.log'));
     await writeFile(log, line(auditEvent(40)));
     const second = start();
     await waitFor(
@@ -124,5 +120,57 @@ describe('API-server audit log source', () => {
       'the rest of the rotated file and the new file',
     );
     expect(second.names()).toEqual(Array.from({ length: 11 }, (_, i) => `app${30 + i}-project`));
+  });
+
+  // Bug: every idle wait added an abort listener to the reader's signal and never removed it
+  // (20 listeners after 20 idle polls, one more every poll for as long as the reader ran).
+  it('leaves at most one abort listener on the signal however many times it idles', async () => {
+    await writeFile(log, line(auditEvent(1)));
+    let signal: AbortSignal | undefined;
+    let added = 0;
+    const telemetry = capturingTelemetry();
+    const ac = new AbortController();
+    const done = runReader(
+      resolveReaderConfig({ root: ws.root, stateDir: ws.state }),
+      {
+        sink: collectingSink().sink,
+        telemetry,
+        diskExport: false,
+        extraSources: ({ store, deadLetter }) => {
+          const source = createApiserverAuditSource({
+            path: log,
+            start: 'beginning',
+            webhookName: 'validation.gatekeeper.sh',
+            maxRecordBytes: 1 << 20,
+            batchMaxLines: 50,
+            pollIntervalMs: 1,
+            store,
+            telemetry,
+            deadLetter,
+          });
+          // The source's signal, its abort listeners counted as they are added.
+          const counted: Source = {
+            name: source.name,
+            run(deliver, s) {
+              signal = s;
+              const add = s.addEventListener.bind(s);
+              s.addEventListener = ((type: string, ...rest: [never, never]) => {
+                if (type === 'abort') added += 1;
+                return add(type, ...rest);
+              }) as typeof s.addEventListener;
+              return source.run(deliver, s);
+            },
+          };
+          return [counted];
+        },
+      },
+      ac.signal,
+    );
+    ws.defer(async () => {
+      ac.abort();
+      await done;
+    });
+    await waitFor(() => added >= 20, '20 idle waits');
+    expect(getEventListeners(signal!, 'abort').length).toBeLessThanOrEqual(1);
   });
 });

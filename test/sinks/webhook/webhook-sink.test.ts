@@ -3,13 +3,15 @@ import { join } from 'node:path';
 import { HTTP, type CloudEvent } from 'cloudevents';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDeadLetter } from '../../../src/dead-letter.ts';
+import { runReader } from '../../../src/reader/index.ts';
+import { resolveReaderConfig } from '../../../src/reader/options.ts';
 import type { Delivery } from '../../../src/sinks/sink.ts';
 import { resolveWebhookConfig } from '../../../src/sinks/webhook/options.ts';
 import { createWebhookSink } from '../../../src/sinks/webhook/webhook-sink.ts';
 import { makeCerts } from '../../helpers/certs.ts';
 import { capturingTelemetry, metricValue } from '../../helpers/reader.ts';
 import { startReceiver } from '../../helpers/receiver.ts';
-import { deliveries } from '../../helpers/runs.ts';
+import { deliveries, writeCompletedRun } from '../../helpers/runs.ts';
 import { makeTmpDir, waitFor } from '../../helpers/tmp.ts';
 import { readFile } from 'node:fs/promises';
 
@@ -345,5 +347,42 @@ describe('webhook sink', () => {
     expect(receiver.received[0]!.headers.authorization).toBe('Splunk hec-token');
     const events = receiver.received[0]!.body.split('}{"time"');
     expect(events).toHaveLength(2);
+  });
+
+  // Bug: gk_export_sink_request_duration_seconds{sink="webhook"} was observed twice, once per
+  // HTTP request by the sink and once per batch by the pipeline: two meanings in one series.
+  it('observes the request histogram once per HTTP request; the pipeline times batches apart', async () => {
+    receiver = await startReceiver();
+    const telemetry = capturingTelemetry();
+    const s = createWebhookSink(
+      resolveWebhookConfig({ webhookUrl: receiver.url + '/ingest', webhookFlushInterval: 10 }),
+      { telemetry, deadLetter: createDeadLetter(join(tmp.dir, 'state')) },
+    );
+    const root = join(tmp.dir, 'topics');
+    await writeCompletedRun(root, 'audit-channel', ID, 3);
+    const ac = new AbortController();
+    const done = runReader(
+      resolveReaderConfig({ root, stateDir: join(tmp.dir, 'state') }),
+      { sink: s, telemetry },
+      ac.signal,
+    );
+    try {
+      await waitFor(() => bodies().length === 3, 'the run at the receiver');
+    } finally {
+      ac.abort();
+      await done;
+    }
+    expect(receiver.received).toHaveLength(1);
+    const count = async (name: string) => {
+      const m = await telemetry.metrics.find(name)!.get();
+      const c = m.values.find(
+        (v) =>
+          (v as { metricName?: string }).metricName === `${name}_count` &&
+          v.labels.sink === 'webhook',
+      );
+      return c?.value ?? 0;
+    };
+    expect(await count('gk_export_sink_request_duration_seconds')).toBe(1);
+    expect(await count('gk_export_batch_delivery_seconds')).toBeGreaterThanOrEqual(1);
   });
 });
