@@ -931,8 +931,13 @@ const SCAN_PAUSE_MAX_MS = 200;
 /** The `reported` key of a channel that is a symlink. */
 const SYMLINK_CHANNEL = 'symlink-channel';
 
-/** How soon an open run being followed is read again when no event came. */
-const FOLLOW_RECHECK_MS = 50;
+/**
+ * How soon an open run being followed is read again when no event came. Shorter than the
+ * watcher's 50 ms throttle of a file's change events: an append that follows the last one
+ * within it comes with no event until the throttle ends (a read that finds nothing is a
+ * cheap pread).
+ */
+const FOLLOW_RECHECK_MS = 10;
 
 /** An error from the pipeline (sink or checkpoint), as opposed to reading a file. */
 class PipelineFailure extends Error {
