@@ -10,7 +10,7 @@ import type { ExportMsg } from '../src/protocol/record.ts';
 export const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 export const NODE = process.execPath;
 /** How the image runs the CLI (Dockerfile ENTRYPOINT, the bin's shebang). */
-export const NODE_FLAGS = ['--max-semi-space-size=8'];
+export const NODE_FLAGS = ['--max-semi-space-size=4', '--expose-gc'];
 
 export function record(id: string, i: number): ExportMsg {
   const kinds = ['K8sRequiredLabels', 'K8sAllowedRepos', 'K8sContainerLimits'];

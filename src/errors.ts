@@ -8,7 +8,7 @@
 export type NameErrorCode = 'ERR_INVALID_NAME' | 'ERR_INVALID_AUDIT_ID';
 /** protocol/flock.ts: the flock(2) binding is missing, a lock is held, or flock failed. */
 export type FlockErrorCode = 'ERR_FLOCK_UNAVAILABLE' | 'ERR_LOCK_HELD' | 'ERR_FLOCK_FAILED';
-/** protocol/encode.ts: a value Go's encoding/json would not produce. */
+/** protocol/go-json.ts (through encode.ts): a value Go's encoding/json would not produce. */
 export type EncodeErrorCode = 'ERR_UNSUPPORTED_VALUE';
 
 // ── writer (src/writer/) ────────────────────────────────────────────────────────────────────

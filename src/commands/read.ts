@@ -5,7 +5,6 @@ import { DEFAULTS, defaultStateDir } from '../config/defaults.ts';
 import { oneOf } from '../config/parsers.ts';
 import type { ConnectionSettings } from '../kube/connection.ts';
 import { apiserverAuditOptions, resolveSources } from '../reader/apiserver-audit/options.ts';
-import { createApiserverAuditSource } from '../reader/apiserver-audit/source.ts';
 import { changesOnlyOptions } from '../sinks/changes-only/options.ts';
 import { openReportsOptions } from '../sinks/openreports/options.ts';
 import { webhookOptions } from '../sinks/webhook/options.ts';
@@ -20,8 +19,7 @@ import {
   type SinkSpec,
   type SinkType,
 } from './read-sinks.ts';
-import { readinessCheck } from '../server/health.ts';
-import { startHttpServer } from '../server/http-server.ts';
+import type { startHttpServer } from '../server/http-server.ts';
 import { createTelemetry } from '../telemetry/index.ts';
 
 /**
@@ -137,6 +135,10 @@ export function registerRead(program: Command): void {
     const telemetry = createTelemetry({ level: config.logLevel, defaults: true });
     /** The sinks of the reader running now (a Connection's change starts a new one). */
     const opened = new Set<LaneSink>();
+    // Loaded only when selected (it hashes with node:crypto).
+    const auditLog = selected.apiserverAudit
+      ? await import('../reader/apiserver-audit/source.ts')
+      : undefined;
     const ac = new AbortController();
     let graceTimer: NodeJS.Timeout | undefined;
     let gaveUp = false;
@@ -158,9 +160,14 @@ export function registerRead(program: Command): void {
     let server: Awaited<ReturnType<typeof startHttpServer>> | undefined;
     try {
       if (config.httpPort !== 0) {
+        // Loaded only when served: the HTTP server and prom-client are resident MiB.
+        const [{ startHttpServer }, { readinessCheck }] = await Promise.all([
+          import('../server/http-server.ts'),
+          import('../server/health.ts'),
+        ]);
         server = await startHttpServer({
           port: config.httpPort,
-          registry: telemetry.metrics.registry,
+          metrics: telemetry.metrics,
           readiness: readinessCheck({
             root: config.root,
             stateDir: config.stateDir,
@@ -182,9 +189,9 @@ export function registerRead(program: Command): void {
               telemetry,
               diskExport: selected.sources.includes('disk-export'),
               extraSources: ({ store, deadLetter }) =>
-                selected.apiserverAudit
+                selected.apiserverAudit && auditLog
                   ? [
-                      createApiserverAuditSource({
+                      auditLog.createApiserverAuditSource({
                         ...selected.apiserverAudit,
                         maxRecordBytes: c.maxRecordBytes,
                         batchMaxRecords: c.batchMaxRecords,

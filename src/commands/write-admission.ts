@@ -1,6 +1,6 @@
-import { createInterface } from 'node:readline';
 import { isGkExportError } from '../errors.ts';
 import type { ExportMsg } from '../protocol/record.ts';
+import { stdinLines } from './stdin-lines.ts';
 import {
   createAdmissionWriter,
   encodeAdmissionRecord,
@@ -23,8 +23,9 @@ const BATCH = 256;
  * ```
  */
 export async function writeAdmission(
-  opts: { root: string; channel: string; skipInvalid?: boolean },
+  opts: { root: string; channel: string; maxRecordBytes: number; skipInvalid?: boolean },
   lineProblem: (text: string) => string | undefined,
+  tooLong: (n: number, max: number) => string,
 ): Promise<void> {
   let writer: AdmissionWriter;
   try {
@@ -35,7 +36,6 @@ export async function writeAdmission(
     process.exitCode = 2;
     return;
   }
-  let lineNo = 0;
   let written = 0;
   let skipped = 0;
   let batch: ExportMsg[] = [];
@@ -45,10 +45,16 @@ export async function writeAdmission(
     written += batch.length;
     batch = [];
   };
-  const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
   try {
-    for await (const text of rl) {
-      lineNo += 1;
+    for await (const line of stdinLines(process.stdin, opts.maxRecordBytes)) {
+      if (line.tooLong) {
+        await flush();
+        process.stderr.write(tooLong(line.n, opts.maxRecordBytes));
+        process.stderr.write(`wrote ${written} admission records to ${writer.dir} before it\n`);
+        process.exitCode = 1;
+        return;
+      }
+      const { n: lineNo, text } = line;
       if (text.trim() === '') continue;
       let problem = lineProblem(text);
       let msg: ExportMsg | undefined;
@@ -67,7 +73,6 @@ export async function writeAdmission(
           process.stderr.write(`line ${lineNo}: skipped: ${problem}\n`);
           continue;
         }
-        rl.close();
         await flush();
         process.stderr.write(`line ${lineNo}: ${problem}\n`);
         process.stderr.write(`wrote ${written} admission records to ${writer.dir} before it\n`);
@@ -82,7 +87,6 @@ export async function writeAdmission(
     // The spool refused the records (a reader holds a segment the limits would remove, the
     // disk is too full): nothing past what was written is claimed.
     if (!isGkExportError(err)) throw err;
-    rl.close();
     process.stderr.write(`gk-export write: ${err.message}; wrote ${written} records\n`);
     process.exitCode = 1;
     return;

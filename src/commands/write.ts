@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import split2 from 'split2';
 import { formatByteSize, parseByteSize } from '../config/byte-size.ts';
 import { boolOption, setting } from '../config/commander.ts';
 import { DEFAULTS } from '../config/defaults.ts';
@@ -8,7 +7,12 @@ import { isGkExportError } from '../errors.ts';
 import { auditIdFor } from '../protocol/names.ts';
 import { validateExportMsg } from '../protocol/validate.ts';
 import { createDiskWriter } from '../writer/index.ts';
+import { stdinLines } from './stdin-lines.ts';
 import { writeAdmission } from './write-admission.ts';
+
+/** The message for a line over --max-record-bytes. */
+export const tooLong = (n: number, max: number) =>
+  `line ${n}: longer than --max-record-bytes (${max} bytes)\n`;
 
 /** Why a stdin line cannot be written, or undefined when it can. */
 export function lineProblem(text: string): string | undefined {
@@ -84,7 +88,7 @@ export function registerWrite(program: Command): void {
         skipInvalid?: boolean;
         admission?: boolean;
       }) => {
-        if (opts.admission) return writeAdmission(opts, lineProblem);
+        if (opts.admission) return writeAdmission(opts, lineProblem, tooLong);
         const auditId = opts.auditId ?? auditIdFor(new Date());
         let writer;
         let run;
@@ -97,55 +101,38 @@ export function registerWrite(program: Command): void {
           process.exitCode = 2;
           return;
         }
-        let lineNo = 0;
         let skipped = 0;
         let written = 0;
-        const tooLong = (n: number) =>
-          `line ${n}: longer than --max-record-bytes (${opts.maxRecordBytes} bytes)\n`;
-        // split2 holds at most maxLength characters of an unfinished line (characters <= bytes),
-        // then fails: a runaway line costs bounded memory instead of all of it.
-        let split = 0;
-        const lines = split2((line: string) => ((split += 1), line), {
-          maxLength: opts.maxRecordBytes,
-        });
-        let stdinError: unknown;
-        process.stdin.once('error', (err) => lines.destroy((stdinError = err)));
-        process.stdin.pipe(lines);
         const stop = async (message: string) => {
-          process.stdin.unpipe(lines);
-          process.stdin.destroy();
           await run.abort();
           process.stderr.write(message);
           process.exitCode = 1;
         };
         try {
-          for await (const text of lines as AsyncIterable<string>) {
-            lineNo += 1;
-            if (text.trim() === '') continue;
-            if (Buffer.byteLength(text) > opts.maxRecordBytes) {
-              // The rule of a line split2 stopped holding: over the limit aborts, skip or not.
-              return await stop(tooLong(lineNo));
+          for await (const line of stdinLines(process.stdin, opts.maxRecordBytes)) {
+            if (line.tooLong) {
+              // Over the limit aborts, skip or not: the line cannot be read whole.
+              return await stop(tooLong(line.n, opts.maxRecordBytes));
             }
+            const { n, text } = line;
+            if (text.trim() === '') continue;
             const problem = lineProblem(text);
             if (problem) {
               if (opts.skipInvalid) {
                 skipped += 1;
-                process.stderr.write(`line ${lineNo}: skipped: ${problem}\n`);
+                process.stderr.write(`line ${n}: skipped: ${problem}\n`);
                 continue;
               }
-              return await stop(`line ${lineNo}: ${problem}\n`);
+              return await stop(`line ${n}: ${problem}\n`);
             }
             const msg = JSON.parse(text) as { id?: string };
             await run.write({ ...msg, id: msg.id || auditId });
             written += 1;
           }
         } catch (err) {
-          if (stdinError !== undefined) {
-            await run.abort();
-            throw err;
-          }
-          // split2's only failure here: the line after the last one it split is too long.
-          return await stop(tooLong(split + 1));
+          // stdin itself failed.
+          await run.abort();
+          throw err;
         }
         const done = await run.complete();
         process.stderr.write(

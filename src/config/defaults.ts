@@ -1,6 +1,7 @@
 import { dirname, join } from 'node:path';
 
-const MiB = 1024 * 1024;
+const KiB = 1024;
+const MiB = 1024 * KiB;
 
 /**
  * Every default of gk-export, declared once. Option declarations (the help text included) and
@@ -37,7 +38,8 @@ export const DEFAULTS = {
     abandonAfterMs: 600_000,
     maxOpenFiles: 256,
     batchMaxRecords: 4096,
-    batchMaxBytes: 4 * MiB,
+    /** 256 KiB: a batch fits a raised pipe buffer, with short tasks between pipe writes. */
+    batchMaxBytes: 256 * KiB,
     format: 'raw',
     includeMarkers: false,
     httpPort: 9465,

@@ -1,7 +1,6 @@
-import { closeSync, fsyncSync, openSync, renameSync, writeFileSync } from 'node:fs';
-import { access, mkdir, readFile } from 'node:fs/promises';
+import { access, mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fsyncDirSync } from '../durable-fs.ts';
+import { fsyncDir } from '../durable-fs.ts';
 import { GkExportError, errnoCode, type CheckpointErrorCode } from '../errors.ts';
 
 /** How far one file has been delivered. Keyed by source + channel + run + inode. */
@@ -29,6 +28,12 @@ interface CheckpointFile {
 /** The checkpoint file of a reader with one sink (several sinks: `checkpoints/<sink>.json`). */
 export const CHECKPOINT_FILE = 'checkpoints.json';
 
+/**
+ * Group commit: `flushSoon` writes at most once per this many ms. A crash then repeats at
+ * most what was acknowledged within the last interval (and the batches in flight).
+ */
+export const CHECKPOINT_INTERVAL_MS = 100;
+
 /** The store key of an entry. */
 export function checkpointKey(e: Pick<CheckpointEntry, 'source' | 'channel' | 'run' | 'ino'>) {
   return `${e.source}:${e.channel}/${e.run}@${e.ino}`;
@@ -38,22 +43,26 @@ export function checkpointKey(e: Pick<CheckpointEntry, 'source' | 'channel' | 'r
  * A versioned JSON checkpoint file in the state dir, written atomically (temp file, fsync,
  * rename, directory fsync) and only when something changed. Callers advance an entry only
  * after the sinks acknowledged the lines it covers. `file` names it (default `checkpoints.json`);
- * with `create`, the first flush writes it even while it holds nothing.
+ * with `create`, the first flush writes it even while it holds nothing. `flush` writes now;
+ * `flushSoon` writes at most once per `intervalMs` (group commit), so a stream of acknowledged
+ * batches costs a few writes a second however small its batches are.
  *
  * @example
  * ```ts
  * const store = await openCheckpointStore('/tmp/violations/.gk-export-state');
  * store.set({ source: 'audit', channel: 'c', run: 'r', ino: '12', offset: 120, line: 3, done: false });
- * await store.flush();
+ * await store.flushSoon(); // within 100 ms
+ * await store.flush(); // now
  * ```
  */
 export async function openCheckpointStore(
   dir: string,
-  opts: { file?: string; create?: boolean } = {},
+  opts: { file?: string; create?: boolean; intervalMs?: number } = {},
 ) {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const FILE = opts.file ?? CHECKPOINT_FILE;
   const TMP = `${FILE}.tmp`;
+  const intervalMs = opts.intervalMs ?? CHECKPOINT_INTERVAL_MS;
   const entries = new Map<string, CheckpointEntry>();
   for (const e of await loadEntries(dir, FILE)) entries.set(checkpointKey(e), e);
   // `create`: the next flush writes the file even when it holds nothing yet.
@@ -63,27 +72,58 @@ export async function openCheckpointStore(
       () => true,
       () => false,
     ));
-  let writing: Promise<void> = Promise.resolve();
+  let writing: Promise<boolean> = Promise.resolve(false);
+  let lastWriteAt = -Infinity;
+  /** The write `flushSoon` scheduled, shared by every caller until it runs. */
+  let scheduled: { timer: NodeJS.Timeout; settle: (p: Promise<boolean>) => void } | undefined;
+  let soon: Promise<boolean> | undefined;
 
-  async function write(): Promise<void> {
-    if (!dirty) return;
+  /** A write waiting for the one in progress: every flush until it starts joins it. */
+  let queued: Promise<boolean> | undefined;
+
+  /** Writes now (after the write in progress); a scheduled write becomes this one. */
+  function flush(): Promise<boolean> {
+    const pending = scheduled;
+    const promised = soon;
+    if (pending) clearTimeout(pending.timer);
+    scheduled = undefined;
+    soon = undefined;
+    let next = queued;
+    if (!next) {
+      // The write takes its snapshot when it starts: what callers set until then is in it.
+      next = writing
+        .catch(() => false)
+        .then(() => {
+          queued = undefined;
+          return write();
+        });
+      queued = next;
+      writing = next;
+    }
+    pending?.settle(next);
+    return promised ?? next;
+  }
+
+  async function write(): Promise<boolean> {
+    if (!dirty) return false;
     dirty = false;
+    lastWriteAt = performance.now();
     const body: CheckpointFile = { version: 1, checkpoints: [...entries.values()] };
+    const text = JSON.stringify(body);
     const tmp = join(dir, TMP);
-    // Synchronous on purpose: a checkpoint is a few hundred bytes, written once per batch. As
-    // eight thread-pool round trips, each step waited for the loop to be free from checking the
-    // next batch, and the next write waits for the checkpoint; so one short block of the
-    // loop (two fsyncs) is cheaper, and keeps the batch in flight bounded just the same.
+    // On the thread pool: with a write per interval, not per batch, its few round trips cost
+    // nothing, and the loop goes on checking and sending batches while the disk syncs.
     try {
-      const fd = openSync(tmp, 'w', 0o600);
+      const fh = await open(tmp, 'w', 0o600);
       try {
-        writeFileSync(fd, JSON.stringify(body));
-        fsyncSync(fd);
+        await fh.writeFile(text);
+        await fh.sync();
       } finally {
-        closeSync(fd);
+        await fh.close();
       }
-      renameSync(tmp, join(dir, FILE));
-      fsyncDirSync(dir);
+      await rename(tmp, join(dir, FILE));
+      await fsyncDir(dir);
+      return true;
     } catch (err) {
       dirty = true;
       throw new GkExportError<CheckpointErrorCode>(
@@ -120,10 +160,27 @@ export async function openCheckpointStore(
     entries(): IterableIterator<CheckpointEntry> {
       return entries.values();
     },
-    /** Persists pending changes; concurrent calls are serialised. */
-    flush(): Promise<void> {
-      writing = writing.catch(() => undefined).then(write);
-      return writing;
+    /**
+     * Persists pending changes now; concurrent calls are serialised. Resolves true when it
+     * wrote the file (false: nothing had changed).
+     */
+    flush,
+    /**
+     * Persists pending changes no later than `intervalMs` after the previous write: at once
+     * when that is past, else with one timer that every call until then shares. Resolves
+     * (or rejects) as that write does; `flush` meanwhile writes at once and settles it too.
+     */
+    flushSoon(): Promise<boolean> {
+      if (soon) return soon;
+      const wait = lastWriteAt + intervalMs - performance.now();
+      if (wait <= 0) return flush();
+      soon = new Promise<boolean>((resolve, reject) => {
+        scheduled = {
+          timer: setTimeout(flush, wait),
+          settle: (p) => void p.then(resolve, reject),
+        };
+      });
+      return soon;
     },
   };
 }

@@ -15,13 +15,17 @@ export type FilterStage = (
 ) => Delivery[];
 
 /**
- * The one-way path every batch takes: filter → sink (resolved = ack) → checkpoint set and
- * flushed. Returns the `Deliver` function sources call.
+ * The one-way path every batch takes: filter → sink (resolved = ack) → checkpoint set, and
+ * written by group commit. Returns the `Deliver` function sources call.
  *
  * Up to `sink.window` batches (default 1) are in the sink at once, across all sources and
  * channels; writes start in call order and checkpoints are applied strictly in call order,
- * each only after its own batch and every earlier one are acknowledged. A failure is sticky:
- * no later checkpoint is applied. So a crash repeats at most the batches in flight.
+ * each only after its own batch and every earlier one are acknowledged. The file is written
+ * at most every `CHECKPOINT_INTERVAL_MS` (a batch's call resolves once its checkpoint is
+ * applied, before that write) and at once for the end of a run (whose call resolves once it
+ * is written: retention may delete the file next). A failure, of a sink or of a checkpoint
+ * write, is sticky: no later checkpoint is applied. So a crash repeats at most the batches
+ * in flight and what was acknowledged within the last interval.
  *
  * A record the filter cannot transform (a redaction that cannot re-encode it) is that record's
  * failure: it goes to the dead letter (`deadLetter`) and the rest of the batch goes on. While
@@ -50,6 +54,11 @@ export function createPipeline(opts: {
   let admitted: Promise<void> = Promise.resolve();
   /** The last checkpoint application; rejected for good after a failure. */
   let acked: Promise<void> = Promise.resolve();
+  /** The checkpoint write being watched (`flushSoon` shares one until it runs). */
+  let watched: Promise<boolean> | undefined;
+  /** A checkpoint write that failed: no later checkpoint is applied. */
+  let failed: { err: unknown } | undefined;
+  const reclaim = idleReclaimer();
 
   const room = async (): Promise<void> => {
     if (inFlight < window) return;
@@ -59,6 +68,7 @@ export function createPipeline(opts: {
   };
 
   const deliver = (batch: readonly Delivery[], after: Parameters<Deliver>[1], hint?: WriteHint) => {
+    reclaim.busy();
     // Admission (in call order, once there is room) ends when the write has started.
     const begun = admitted.then(room).then(async () => {
       inFlight += 1;
@@ -84,6 +94,7 @@ export function createPipeline(opts: {
     const turn = acked.then(() => done).then(() => checkpoint(after));
     void Promise.allSettled([done, turn]).then(() => {
       inFlight -= 1;
+      if (inFlight === 0) reclaim.idle();
       waiting.shift()?.();
     });
     acked = turn;
@@ -113,13 +124,62 @@ export function createPipeline(opts: {
   }
 
   async function checkpoint(after: Parameters<Deliver>[1]): Promise<void> {
+    if (failed) throw failed.err;
     store.set(after);
-    try {
-      await store.flush();
-      metrics.checkpointWrites.inc();
-    } catch (err) {
-      metrics.checkpointFailures.inc();
-      throw err;
+    // A run's end is written at once; other batches share a write within the interval.
+    const written = after.done ? store.flush() : store.flushSoon();
+    if (written !== watched) {
+      // Counted once per write, however many batches it covers.
+      watched = written;
+      written.then(
+        (wrote) => {
+          if (wrote) metrics.checkpointWrites.inc();
+        },
+        (err: unknown) => {
+          metrics.checkpointFailures.inc();
+          if (failed) return;
+          failed = { err };
+          opts.telemetry.log.error(
+            { err: (err as Error).message },
+            'checkpoint write failed: no later batch is acknowledged',
+          );
+        },
+      );
     }
+    if (after.done) await written;
   }
+}
+
+/** Nothing in flight for this long after a burst: its garbage is collected. */
+const RECLAIM_AFTER_MS = 2000;
+/** What makes a burst: enough batches that their read buffers add up to MiB. */
+const RECLAIM_MIN_BATCHES = 64;
+
+/**
+ * Returns a burst's memory once the reader goes idle. The read buffers of batches that lived
+ * long enough to be promoted are freed only by a full GC, which V8 does not run in a process
+ * that stops allocating: after a backlog the reader kept its peak RSS while idle. With
+ * `--expose-gc` (set by the image's entrypoint and the CLI's shebang) one concurrent major GC
+ * is asked for after a burst; without it, nothing happens.
+ */
+function idleReclaimer() {
+  const gc = (globalThis as { gc?: (opts: object) => unknown }).gc;
+  let batches = 0;
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    busy(): void {
+      batches += 1;
+      clearTimeout(timer);
+      timer = undefined;
+    },
+    idle(): void {
+      if (!gc || batches < RECLAIM_MIN_BATCHES) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        batches = 0;
+        gc({ type: 'major', execution: 'async' });
+      }, RECLAIM_AFTER_MS);
+      timer.unref();
+    },
+  };
 }

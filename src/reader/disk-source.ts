@@ -20,8 +20,13 @@ export type { DiskSourceOptions } from './disk-context.ts';
 /** Longest wait between two attempts to delete a delivered file that could not be deleted. */
 const DELETE_RETRY_MAX_MS = 60_000;
 
-/** How soon an open run being followed is read again when no event came. */
-const FOLLOW_RECHECK_MS = 50;
+/**
+ * How soon an open run being followed is read again when no event came. Shorter than the
+ * watcher's 50 ms throttle of a file's change events: an append that follows the last one
+ * within it comes with no event until the throttle ends (a read that finds nothing is a
+ * cheap pread).
+ */
+const FOLLOW_RECHECK_MS = 10;
 
 /**
  * The disk-export source: follows every channel under the root, delivers each completed run

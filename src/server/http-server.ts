@@ -1,14 +1,15 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
-import type { Telemetry } from '../telemetry/index.ts';
+import type { Metrics, Telemetry } from '../telemetry/index.ts';
+import { createPromRegistry } from '../telemetry/prometheus.ts';
 import { livenessCheck, type Readiness } from './health.ts';
 
 export interface HttpServerOptions {
   /** Port to listen on (0: any free port — for tests; the CLI disables the server on 0). */
   readonly port: number;
   readonly host?: string;
-  readonly registry: Registry;
+  /** Served on /metrics (through prom-client, loaded when the server starts). */
+  readonly metrics: Metrics;
   readonly readiness: () => Promise<Readiness>;
   readonly telemetry: Telemetry;
 }
@@ -19,11 +20,15 @@ export interface HttpServerOptions {
  *
  * @example
  * ```ts
- * const server = await startHttpServer({ port: 9465, registry, readiness, telemetry });
+ * const server = await startHttpServer({ port: 9465, metrics, readiness, telemetry });
  * await server.close();
  * ```
  */
 export async function startHttpServer(opts: HttpServerOptions) {
+  const registry = await createPromRegistry(opts.metrics);
+  // Not `import … from 'node:http'`: an ES import of node:http evaluates its lazy exports
+  // (WebSocket, …), which load Node's bundled undici: 13 MiB resident for nothing here.
+  const { createServer } = process.getBuiltinModule('node:http');
   const live = livenessCheck();
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -36,9 +41,9 @@ export async function startHttpServer(opts: HttpServerOptions) {
       return;
     }
     if (path === '/metrics') {
-      opts.registry
+      registry
         .metrics()
-        .then((text) => reply(200, opts.registry.contentType, text))
+        .then((text) => reply(200, registry.contentType, text))
         .catch((err: Error) => reply(500, 'text/plain', `metrics failed: ${err.message}\n`));
     } else if (path === '/healthz') {
       const alive = live.alive();

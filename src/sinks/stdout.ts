@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { GkExportError, type StdoutErrorCode } from '../errors.ts';
 import type { Metrics } from '../telemetry/index.ts';
+import { enlargePipeBuffer, STDOUT_PIPE_BYTES } from './pipe-buffer.ts';
 import type { Delivery, Sink } from './sink.ts';
 
 /** Turns a batch into the bytes to print (each record ending in `\n`), whole or in parts. */
@@ -79,6 +80,8 @@ export function rawFormat(opts: { includeMarkers: boolean }): StdoutFormatter {
  * ```
  */
 export function createStdoutSink(opts: StdoutSinkOptions): Sink & { giveUp(): void } {
+  // A batch can wait in the pipe while the next one is checked (see pipe-buffer.ts).
+  if (!opts.stream) enlargePipeBuffer(1, STDOUT_PIPE_BYTES);
   const stream = opts.stream ?? process.stdout;
   let closed: Promise<void> | undefined;
   const name = opts.name ?? 'stdout';
@@ -122,9 +125,11 @@ export function createStdoutSink(opts: StdoutSinkOptions): Sink & { giveUp(): vo
       // The ack waits for the last part's write callback: the bytes are then with the kernel.
       // (`write()` returning true only says the stream's buffer has room: a pipe that is full
       // keeps them in this process, and a crash after the checkpoint would lose them.)
+      // Corked: the batch's slices leave in one writev(2), not one write per slice.
       if (parts.length > 0) {
         await new Promise<void>((resolve, reject) => {
           waiting.add(reject);
+          stream.cork();
           for (let i = 0; i < parts.length - 1; i++) stream.write(parts[i]!);
           stream.write(parts[parts.length - 1]!, (err) => {
             waiting.delete(reject);
@@ -133,6 +138,7 @@ export function createStdoutSink(opts: StdoutSinkOptions): Sink & { giveUp(): vo
             if (failure) reject(failure);
             else resolve();
           });
+          stream.uncork();
         });
       }
       let records = 0;

@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { auditIdOf, writeCompletedRun } from '../helpers/runs.ts';
 import { waitFor } from '../helpers/tmp.ts';
@@ -26,6 +28,12 @@ describe('reader → webhook across an outage and a SIGKILL', () => {
     receiver.setDecider(() => (served++ < 2 ? { status: 200 } : { status: 503 }));
     const first = ws.readerProcess(args);
     await waitFor(() => receiver.received.length >= 6, 'retries during the outage');
+    // The group commit writes what the two answered requests covered within its interval.
+    await waitFor(async () => {
+      const text = await readFile(join(ws.state, 'checkpoints.json'), 'utf8');
+      const file = JSON.parse(text) as { checkpoints: { line: number }[] };
+      return file.checkpoints.some((c) => c.line >= 80);
+    }, 'the answered requests to be checkpointed');
     first.child.kill('SIGKILL');
     await first.exited;
     const inFlight = receiver.received.at(-1)!.headers['idempotency-key'];

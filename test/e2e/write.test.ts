@@ -11,6 +11,8 @@ const run = promisify(execFile);
 const ID = '2026-01-01T00:00:00Z';
 const good = (i: number) =>
   JSON.stringify({ eventType: 'violation_audited', name: `c${i}`, message: `m ${i}` });
+const admission = (i: number) =>
+  JSON.stringify({ id: `uid-${i}`, eventType: 'violation_admission', name: `c${i}` });
 
 describe('gk-export write', () => {
   let tmp: Awaited<ReturnType<typeof makeTmpDir>>;
@@ -133,38 +135,50 @@ describe('gk-export write', () => {
 
   // Bug: stdin went through readline, which holds a line however long it grows: a runaway
   // line (no newline, endless input) was read into memory whole before anything was said.
-  it('stops a runaway line at --max-record-bytes: "line N:", exit 1, input not read on', async () => {
-    const child = spawn(process.execPath, [CLI, ...args('--max-record-bytes', '64KiB')], {
-      stdio: ['pipe', 'ignore', 'pipe'],
-    });
-    let err = '';
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-    child.stdin.on('error', () => undefined);
-    let code: number | null | undefined;
-    const closed = once(child, 'close').then(([c]) => (code = c as number | null));
-    child.stdin.write(`${good(1)}\n${good(2)}\n`);
-    // Feed one endless line, as fast as the reader takes it, up to 64 MiB.
-    const chunk = Buffer.alloc(64 * 1024, 'x');
-    let accepted = 0;
-    try {
-      while (code === undefined && accepted < 64 * 1024 * 1024) {
-        accepted += chunk.length;
-        if (!child.stdin.write(chunk)) {
-          // A closed pipe (EPIPE) ends the wait as well as 'drain' does.
-          await Promise.race([once(child.stdin, 'drain').catch(() => undefined), closed]);
+  // Bug (--admission): admission stdin went through readline, which holds a runaway line whole.
+  it.each([
+    ['an audit run', [] as string[], good],
+    ['admission segments', ['--admission'], admission],
+  ])(
+    'stops a runaway line at --max-record-bytes writing %s: "line N:", exit 1, input not read on',
+    async (_what, extra, line) => {
+      const child = spawn(
+        process.execPath,
+        [CLI, ...args('--max-record-bytes', '64KiB', ...extra)],
+        {
+          stdio: ['pipe', 'ignore', 'pipe'],
+        },
+      );
+      let err = '';
+      child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+      child.stdin.on('error', () => undefined);
+      let code: number | null | undefined;
+      const closed = once(child, 'close').then(([c]) => (code = c as number | null));
+      child.stdin.write(`${line(1)}\n${line(2)}\n`);
+      // Feed one endless line, as fast as the reader takes it, up to 64 MiB.
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      let accepted = 0;
+      try {
+        while (code === undefined && accepted < 64 * 1024 * 1024) {
+          accepted += chunk.length;
+          if (!child.stdin.write(chunk)) {
+            // A closed pipe (EPIPE) ends the wait as well as 'drain' does.
+            await Promise.race([once(child.stdin, 'drain').catch(() => undefined), closed]);
+          }
         }
+        await waitFor(() => code !== undefined, `the writer to give up (stderr: ${err})`);
+      } finally {
+        child.kill('SIGKILL');
+        await closed;
       }
-      await waitFor(() => code !== undefined, `the writer to give up (stderr: ${err})`);
-    } finally {
-      child.kill('SIGKILL');
-      await closed;
-    }
-    expect(code).toBe(1);
-    expect(err).toMatch(/^line 3: longer than --max-record-bytes \(65536 bytes\)$/m);
-    // What it took from the pipe is bounded by the limit, not by the input.
-    expect(accepted).toBeLessThan(4 * 1024 * 1024);
-    expect(await readdir(join(root, 'c'))).toEqual([]);
-  });
+      expect(code).toBe(1);
+      expect(err).toMatch(/^line 3: longer than --max-record-bytes \(65536 bytes\)$/m);
+      // What it took from the pipe is bounded by the limit, not by the input.
+      expect(accepted).toBeLessThan(4 * 1024 * 1024);
+      // An audit run is aborted whole; admission segments keep the records before the line.
+      if (extra.length === 0) expect(await readdir(join(root, 'c'))).toEqual([]);
+    },
+  );
 
   it('measures --max-record-bytes in UTF-8 bytes, and a line at the limit passes', async () => {
     const at = JSON.stringify({ name: 'x'.repeat(100 - 11) });

@@ -58,7 +58,7 @@ export async function metricValue(
   name: string,
   labels: Record<string, string> = {},
 ): Promise<number> {
-  const m = await telemetry.metrics.registry.getSingleMetric(name)?.get();
+  const m = await telemetry.metrics.find(name)?.get();
   if (!m) throw new Error(`no metric ${name}`);
   return m.values
     .filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val))

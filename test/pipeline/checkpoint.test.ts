@@ -82,4 +82,33 @@ describe('checkpoint store', () => {
     await s.flush();
     expect(await readFile(join(tmp.dir, 'checkpoints.json'), 'utf8')).toBe('sentinel');
   });
+
+  it('group commit: flushes in one tick share one write, taken when it starts', async () => {
+    const s = await openCheckpointStore(tmp.dir);
+    s.set(entry);
+    const first = s.flush();
+    s.set({ ...entry, offset: 20, line: 3 });
+    expect(s.flush()).toBe(first);
+    expect(await first).toBe(true);
+    const file = JSON.parse(await readFile(join(tmp.dir, 'checkpoints.json'), 'utf8'));
+    expect(file.checkpoints[0]).toMatchObject({ offset: 20, line: 3 });
+    // Nothing changed since: the next flush writes nothing.
+    expect(await s.flush()).toBe(false);
+  });
+
+  it('flushSoon writes within the interval; a flush meanwhile writes at once for both', async () => {
+    const s = await openCheckpointStore(tmp.dir, { intervalMs: 60_000 });
+    s.set(entry);
+    // The first write is due at once.
+    expect(await s.flushSoon()).toBe(true);
+    s.set({ ...entry, offset: 20, line: 3 });
+    const soon = s.flushSoon();
+    expect(s.flushSoon()).toBe(soon);
+    s.set({ ...entry, offset: 30, line: 4 });
+    // Not a minute later: a flush (a run's end) writes now, and the scheduled write with it.
+    expect(s.flush()).toBe(soon);
+    expect(await soon).toBe(true);
+    const file = JSON.parse(await readFile(join(tmp.dir, 'checkpoints.json'), 'utf8'));
+    expect(file.checkpoints[0]).toMatchObject({ offset: 30, line: 4 });
+  });
 });

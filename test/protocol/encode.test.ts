@@ -169,4 +169,19 @@ describe('canonical encoder: choosing between the zero-copy path, a copy and the
     const m = Object.create({ message: 'inherited' }, { id: { value: 'a', enumerable: true } });
     expect(enc(m)).toBe('{"id":"a","message":"inherited"}');
   });
+
+  // Bug: a record whose constraintAnnotations were out of order took the sorted-copy path even
+  // when its resourceLabels were empty, had a key JS cannot keep in order or a non-string value:
+  // `"resourceLabels":{}` was written (Go leaves it out) and `{"1":…," ":…}` kept JS's order.
+  it('decides by the worst of both string maps when the first is only out of order', () => {
+    const annotations = { b: '1', a: '2' };
+    expect(enc({ id: 'a', constraintAnnotations: annotations, resourceLabels: {} })).toBe(
+      '{"id":"a","constraintAnnotations":{"a":"2","b":"1"}}',
+    );
+    expect(
+      enc({ id: 'a', constraintAnnotations: annotations, resourceLabels: { ' ': 'x', '1': 'y' } }),
+    ).toBe(
+      '{"id":"a","constraintAnnotations":{"a":"2","b":"1"},"resourceLabels":{" ":"x","1":"y"}}',
+    );
+  });
 });

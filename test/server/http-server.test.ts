@@ -26,7 +26,7 @@ describe('metrics and health server', () => {
     const server = await startHttpServer({
       port: 0,
       host: '127.0.0.1',
-      registry: telemetry.metrics.registry,
+      metrics: telemetry.metrics,
       readiness: readinessCheck({
         root: ws.root,
         stateDir: state,

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
-import { Counter } from 'prom-client';
 import { encodeExportMsg } from '../../protocol/encode.ts';
 import type { ExportMsg } from '../../protocol/record.ts';
 import type { Delivery, Sink, WriteHint } from '../../sinks/sink.ts';
 import type { Metrics, Telemetry } from '../../telemetry/index.ts';
+import { Counter } from '../../telemetry/metric-types.ts';
 import { openChannelState, type ChannelState } from './channel-state.ts';
 import { violationIdentity } from './identity.ts';
 
@@ -223,17 +223,15 @@ function resolvedDelivery(s: ChannelState, i: number, marker: Delivery): Deliver
   };
 }
 
-/** `gk_export_changes_only_records_total{sink,change}`, registered once per registry. */
+/** `gk_export_changes_only_records_total{sink,change}`, added once per metric set. */
 function changesCounter(metrics: Metrics): Counter<'sink' | 'change'> {
-  const name = 'gk_export_changes_only_records_total';
-  const existing = metrics.registry.getSingleMetric(name) as Counter<'sink' | 'change'> | undefined;
-  return (
-    existing ??
-    new Counter({
-      name,
-      help: 'Audit records compared by --changes-only: unchanged (not sent), new, resolved',
-      labelNames: ['sink', 'change'] as const,
-      registers: [metrics.registry],
-    })
+  return metrics.register(
+    'gk_export_changes_only_records_total',
+    () =>
+      new Counter({
+        name: 'gk_export_changes_only_records_total',
+        help: 'Audit records compared by --changes-only: unchanged (not sent), new, resolved',
+        labelNames: ['sink', 'change'] as const,
+      }),
   );
 }

@@ -374,7 +374,7 @@ describe('webhook sink', () => {
     }
     expect(receiver.received).toHaveLength(1);
     const count = async (name: string) => {
-      const m = await telemetry.metrics.registry.getSingleMetric(name)!.get();
+      const m = await telemetry.metrics.find(name)!.get();
       const c = m.values.find(
         (v) =>
           (v as { metricName?: string }).metricName === `${name}_count` &&

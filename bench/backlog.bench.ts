@@ -1,0 +1,273 @@
+// Backlog throughput and memory (issue targets in brackets):
+//  1. one completed run of 500,000 violations, from process start until every violation is out
+//     of a FIFO this process reads (as a container runtime reads a container's output):
+//     `gk-export read` (every line validated) beside `cat FILE`
+//     (MB/s), a naive Node reader (readline + JSON.parse + console.log) and, when
+//     GK_EXPORT_BENCH_BASELINE names a command, that command, e.g. upstream's Go test reader
+//     built outside this repository [≥ 2× its throughput]. It runs with ROOT_PATH set to the
+//     export root, and is done once it has printed (stdout + stderr) as many lines as the run
+//     has. BENCH_ROUNDS rounds (default 3), in turn; medians, and the median of per-round ratios.
+//  2. peak RSS through a 1,000,000-line backlog [≤ 80 MiB]
+//  3. idle RSS after one small run, with and without the metrics server [≤ 56 MiB]
+// BENCH_SCALE shrinks the runs, BENCH_IDLE_MS the idle wait (default 5000).
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, constants, openSync } from 'node:fs';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI, NODE, NODE_FLAGS, writeRun } from './lib.ts';
+
+const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 5000);
+const BASELINE = process.env.GK_EXPORT_BENCH_BASELINE;
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+/** VmHWM / VmRSS of a live process in MiB (NaN once it has exited). */
+async function memMiB(pid: number, field: 'VmHWM' | 'VmRSS'): Promise<number> {
+  const s = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(s);
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+interface Outcome {
+  readonly seconds: number;
+  readonly peakMiB: number;
+}
+
+/**
+ * Starts a reader writing into a FIFO that this process reads, as a container runtime reads a
+ * container's output (stdout, and stderr unless `quiet`, which discards it).
+ */
+function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; quiet?: boolean }) {
+  const fifo = join(fifoDir, `out-${fifos++}`);
+  const made = spawnSync('mkfifo', [fifo]);
+  if (made.status !== 0) throw new Error(`mkfifo failed: ${made.stderr}`);
+  const rfd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  const wfd = openSync(fifo, constants.O_WRONLY);
+  const t0 = performance.now();
+  const child = spawn(cmd, args, {
+    stdio: ['ignore', wfd, opts.quiet ? 'ignore' : wfd],
+    env: { ...process.env, ...opts.env },
+  });
+  closeSync(wfd);
+  const out = new Socket({ fd: rfd, readable: true, writable: false });
+  return { child, out, t0 };
+}
+let fifoDir = tmpdir();
+let fifos = 0;
+
+/**
+ * Times a reader from its start until `lines` newlines came out of its FIFO; then reads its
+ * peak RSS and kills it.
+ */
+async function timeUntilLines(r: ReturnType<typeof run>, lines: number): Promise<Outcome> {
+  const { child, out, t0 } = r;
+  let seen = 0;
+  const end = await new Promise<number>((resolve, reject) => {
+    out.on('data', (c: Buffer) => {
+      for (let i = c.indexOf(10); i >= 0; i = c.indexOf(10, i + 1)) seen++;
+      if (seen >= lines) resolve(performance.now());
+    });
+    child.on('exit', (code) => {
+      if (seen < lines) reject(new Error(`exited with ${code} after ${seen} of ${lines} lines`));
+    });
+  });
+  const peakMiB = await memMiB(child.pid!, 'VmHWM');
+  child.kill('SIGKILL');
+  if (child.exitCode === null && child.signalCode === null) await once(child, 'close');
+  out.destroy();
+  return { seconds: (end - t0) / 1000, peakMiB };
+}
+
+async function backlog(dir: string) {
+  const n = Math.round(500_000 * SCALE);
+  const root = join(dir, 'topics');
+  const chan = join(root, 'audit-channel');
+  await mkdir(chan, { recursive: true });
+  const file = join(chan, '2026-01-01T00_00_00Z.log');
+  const mb = (await writeRun(file, '2026-01-01T00:00:00Z', n)) / 1e6;
+  const naive = join(dir, 'naive.mjs');
+  await writeFile(
+    naive,
+    `import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+const rl = createInterface({ input: createReadStream(process.argv[2]), crlfDelay: Infinity });
+for await (const line of rl) { const m = JSON.parse(line); if (m.eventType) console.log(line); }
+`,
+  );
+  let state = 0;
+  const contenders: [string, () => Promise<Outcome>][] = [
+    ['cat', () => timed('cat', [file], n + 2)],
+    ['naive Node reader (readline+JSON.parse+console.log)', () => timed(NODE, [naive, file], n)],
+    ...(BASELINE
+      ? ([
+          [
+            `baseline: ${BASELINE}`,
+            () => timed('sh', ['-c', `exec ${BASELINE}`], n + 2, { ROOT_PATH: root }),
+          ],
+        ] as [string, () => Promise<Outcome>][])
+      : []),
+    [
+      'gk-export read (validated, checkpointed)',
+      () =>
+        timed(
+          NODE,
+          [
+            ...NODE_FLAGS,
+            CLI,
+            'read',
+            '--http-port',
+            '0',
+            '--root',
+            root,
+            '--state-dir',
+            join(dir, `state-${state++}`),
+            '--max-audit-results',
+            '5',
+          ],
+          n,
+        ),
+    ],
+  ];
+  function timed(cmd: string, args: string[], lines: number, env?: NodeJS.ProcessEnv) {
+    // gk-export logs on stderr (not counted); the others print their lines on either.
+    return timeUntilLines(
+      run(cmd, args, { env, quiet: cmd === NODE && args.includes(CLI) }),
+      lines,
+    );
+  }
+  const results = contenders.map(() => [] as Outcome[]);
+  for (let r = 0; r < ROUNDS; r++) {
+    // In turn, starting one further each round: a shared machine's load hits all alike.
+    for (let k = 0; k < contenders.length; k++) {
+      const i = (k + r) % contenders.length;
+      results[i]!.push(await contenders[i]![1]());
+    }
+  }
+  const ours = results.at(-1)!;
+  console.log(
+    `\n1. backlog: one completed run of ${n} violations, ${mb.toFixed(0)} MB, ${ROUNDS} rounds`,
+  );
+  const rows = contenders.map(([name], i) => {
+    const s = median(results[i]!.map((o) => o.seconds));
+    const peak = median(results[i]!.map((o) => o.peakMiB));
+    const ratio = median(results[i]!.map((o, k) => o.seconds / ours[k]!.seconds));
+    console.log(
+      `   ${name.slice(0, 52).padEnd(52)} ${s.toFixed(3).padStart(7)} s ${(n / s).toFixed(0).padStart(9)} lines/s ${(mb / s).toFixed(0).padStart(6)} MB/s  peak ${Number.isNaN(peak) ? '   -' : peak.toFixed(0).padStart(4)} MiB  gk-export ${ratio.toFixed(2)}×`,
+    );
+    return { name, seconds: s, peakMiB: peak, oursTimesFaster: ratio };
+  });
+  if (BASELINE) {
+    console.log(
+      `   target: gk-export ≥ 2× the baseline (${rows.at(-2)!.oursTimesFaster.toFixed(2)}×)`,
+    );
+  } else {
+    console.log(
+      '   (GK_EXPORT_BENCH_BASELINE="<command>" adds an external reader, e.g. upstream’s)',
+    );
+  }
+  await rm(root, { recursive: true, force: true });
+  return { lines: n, mb, rows };
+}
+
+async function peakThrough(dir: string) {
+  const n = Math.round(1_000_000 * SCALE);
+  const root = join(dir, 'big');
+  await mkdir(join(root, 'c'), { recursive: true });
+  await writeRun(join(root, 'c', '2026-01-01T00_00_00Z.log'), '2026-01-01T00:00:00Z', n);
+  const reader = run(
+    NODE,
+    [
+      ...NODE_FLAGS,
+      CLI,
+      'read',
+      '--http-port',
+      '0',
+      '--root',
+      root,
+      '--state-dir',
+      join(dir, 'big-state'),
+    ],
+    { quiet: true },
+  );
+  const o = await timeUntilLines(reader, n);
+  console.log(
+    `\n2. peak RSS through a ${n}-line backlog: ${o.peakMiB.toFixed(1)} MiB (target ≤ 80; ${(n / o.seconds).toFixed(0)} lines/s)`,
+  );
+  await rm(root, { recursive: true, force: true });
+  return { lines: n, ...o };
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** RSS of `read` after it delivered one small run and then sat idle for IDLE_MS. */
+async function idle(dir: string, metrics: boolean) {
+  const root = join(dir, metrics ? 'idle-m' : 'idle');
+  await mkdir(join(root, 'c'), { recursive: true });
+  await writeRun(join(root, 'c', '2026-01-01T00_00_00Z.log'), '2026-01-01T00:00:00Z', 100);
+  const port = metrics ? await freePort() : 0;
+  const child = spawn(
+    NODE,
+    [
+      ...NODE_FLAGS,
+      CLI,
+      'read',
+      '--http-port',
+      String(port),
+      '--root',
+      root,
+      '--state-dir',
+      join(dir, metrics ? 'idle-m-state' : 'idle-state'),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  child.stdout!.resume();
+  let err = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stderr!.setEncoding('utf8').on('data', (s: string) => {
+      err += s;
+      if (err.includes('"msg":"run delivered"')) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`read exited with ${code}: ${err}`)));
+  });
+  await new Promise((r) => setTimeout(r, IDLE_MS));
+  // A Prometheus server scrapes it: the served configuration is measured after a scrape.
+  if (metrics) await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  await new Promise((r) => setTimeout(r, 200));
+  const rss = await memMiB(child.pid!, 'VmRSS');
+  child.kill('SIGTERM');
+  await once(child, 'close');
+  return rss;
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'gk-export-bench-backlog-'));
+fifoDir = dir;
+try {
+  const backlogResult = await backlog(dir);
+  const peak = await peakThrough(dir);
+  const idleOff = await idle(dir, false);
+  const idleOn = await idle(dir, true);
+  console.log(
+    `\n3. idle RSS ${IDLE_MS / 1000} s after one small run: ${idleOff.toFixed(1)} MiB with --http-port 0, ${idleOn.toFixed(1)} MiB serving metrics (scraped once) (target ≤ 56)`,
+  );
+  console.log(
+    JSON.stringify({
+      bench: 'backlog',
+      backlog: backlogResult,
+      peak,
+      idleRssMiB: { metricsOff: idleOff, metricsOn: idleOn },
+    }),
+  );
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,157 @@
+import { interruptedError } from './interrupted.ts';
+
+/** How items are packed into requests and how many requests are in flight. */
+export interface RequestQueueOptions<T> {
+  /** Items per request at most. */
+  readonly maxItems: number;
+  /** Sum of `size` per request at most (an item larger on its own leaves alone). */
+  readonly maxBytes: number;
+  readonly size: (item: T) => number;
+  /** Longest a request that is not full waits for more items (0: it never waits). */
+  readonly flushIntervalMs: number;
+  /** Requests in flight at once. */
+  readonly concurrency: number;
+  /**
+   * Sends one request: resolves once its items are delivered (or set aside for good), rejects
+   * when it is given up on. Retrying is its business, not the queue's.
+   */
+  readonly send: (items: readonly T[]) => Promise<void>;
+}
+
+/** Requests filled in order, sent in order, at most `concurrency` in flight. */
+export interface RequestQueue<T> {
+  /**
+   * Adds items to the request being filled; resolves once every request holding one of them
+   * is acknowledged, rejects when one of those requests is given up on. With `more`, a request
+   * that is not full waits (at most the flush interval) for the next items.
+   */
+  add(items: readonly T[], more?: boolean): Promise<void>;
+  /** Sends the request being filled, now. */
+  flush(): void;
+  /**
+   * Sends no more requests: the one being filled and those waiting are rejected
+   * (ERR_SINK_INTERRUPTED) when their turn comes; those in flight finish.
+   */
+  stop(): void;
+  /** `stop()`, and rejects the requests in flight with `err` too (their answers may still come). */
+  abandon(err: unknown): void;
+  /** Clears the flush timer. */
+  close(): void;
+}
+
+/** One request being filled or waiting to leave; `acked` settles with its delivery. */
+interface Request<T> {
+  readonly items: T[];
+  bytes: number;
+  readonly acked: Promise<void>;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/**
+ * The webhook sink's request queue: items are packed into requests (by count and bytes), a
+ * request leaves when full, when the caller has nothing more at hand, or after the flush
+ * interval; requests are sent in order, `concurrency` at a time. After a request is given up
+ * on nothing more is sent: the reader stops or restarts there.
+ *
+ * @example
+ * ```ts
+ * const queue = createRequestQueue({
+ *   maxItems: 500, maxBytes: 4 << 20, size: (d) => d.raw.length + 1,
+ *   flushIntervalMs: 100, concurrency: 2, send: (records) => service.send(records),
+ * });
+ * await queue.add(batch); // every record of `batch` acknowledged
+ * ```
+ */
+export function createRequestQueue<T>(opts: RequestQueueOptions<T>): RequestQueue<T> {
+  let tail: Request<T> | undefined;
+  let tailTimer: NodeJS.Timeout | undefined;
+  const waiting: Request<T>[] = [];
+  const sending = new Set<Request<T>>();
+  let active = 0;
+  let stopped = false;
+  /** Why the first request given up on was; every later request is rejected with it. */
+  let failure: unknown;
+
+  function leave(): void {
+    clearTimeout(tailTimer);
+    tailTimer = undefined;
+    if (!tail) return;
+    waiting.push(tail);
+    tail = undefined;
+    dispatch();
+  }
+
+  function dispatch(): void {
+    while (active < opts.concurrency && waiting.length > 0) {
+      const req = waiting.shift()!;
+      if (failure !== undefined || stopped) {
+        req.reject(failure ?? interruptedError('stopped before the request was sent'));
+        continue;
+      }
+      active += 1;
+      sending.add(req);
+      opts
+        .send(req.items)
+        .then(req.resolve, (err: unknown) => {
+          failure ??= err;
+          req.reject(err);
+        })
+        .finally(() => {
+          sending.delete(req);
+          active -= 1;
+          dispatch();
+        });
+    }
+  }
+
+  function stop(): void {
+    stopped = true;
+    leave();
+  }
+
+  return {
+    add(items, more) {
+      const acks: Promise<void>[] = [];
+      for (const item of items) {
+        const n = opts.size(item);
+        if (tail && (tail.items.length >= opts.maxItems || tail.bytes + n > opts.maxBytes)) {
+          leave();
+        }
+        tail ??= newRequest();
+        if (acks[acks.length - 1] !== tail.acked) acks.push(tail.acked);
+        tail.items.push(item);
+        tail.bytes += n;
+      }
+      if (tail && (tail.items.length >= opts.maxItems || !more || !opts.flushIntervalMs)) {
+        leave();
+      } else if (tail && !tailTimer) {
+        tailTimer = setTimeout(leave, opts.flushIntervalMs);
+      }
+      return Promise.all(acks).then(() => undefined);
+    },
+    flush: leave,
+    stop,
+    abandon(err) {
+      stop();
+      failure ??= err;
+      for (const req of sending) req.reject(err);
+      dispatch();
+    },
+    close() {
+      clearTimeout(tailTimer);
+    },
+  };
+}
+
+function newRequest<T>(): Request<T> {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const acked = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Observed by the adds that hold its items; never an unhandled rejection.
+  acked.catch(() => undefined);
+  return { items: [], bytes: 0, acked, resolve, reject };
+}

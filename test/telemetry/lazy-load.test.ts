@@ -1,0 +1,87 @@
+// Pins: every reader loaded prom-client, and an ES import of node:http loaded Node's bundled
+// undici, whether or not metrics were served (tens of MiB resident in every sidecar).
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CLI } from '../helpers/cli.ts';
+import { auditIdOf, writeCompletedRun } from '../helpers/runs.ts';
+import { makeTmpDir, waitFor } from '../helpers/tmp.ts';
+
+// Printed on SIGUSR2: the Node modules and the CommonJS files the process has loaded.
+const PRELOAD = `import { createRequire } from 'node:module';
+const req = createRequire(import.meta.url);
+process.on('SIGUSR2', () => process.stderr.write('LOADED ' + JSON.stringify({
+  builtins: process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)),
+  files: Object.keys(req.cache),
+}) + '\\n'));
+`;
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+describe('what a reader loads', () => {
+  let tmp: Awaited<ReturnType<typeof makeTmpDir>>;
+  beforeEach(async () => {
+    tmp = await makeTmpDir();
+  });
+  afterEach(() => tmp.cleanup());
+
+  async function loadedBy(httpPort: number) {
+    const root = join(tmp.dir, 'topics');
+    await writeCompletedRun(root, 'c', auditIdOf(0), 3);
+    const preload = join(tmp.dir, 'preload.mjs');
+    await writeFile(preload, PRELOAD);
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        preload,
+        CLI,
+        'read',
+        '--http-port',
+        String(httpPort),
+        '--root',
+        root,
+        '--state-dir',
+        join(tmp.dir, `st-${httpPort}`),
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let err = '';
+    child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
+    try {
+      await waitFor(() => err.includes('"msg":"run delivered"'), 'the run to be delivered');
+      child.kill('SIGUSR2');
+      const line = await waitFor(
+        () => err.split('\n').find((l) => l.startsWith('LOADED ')),
+        'the list of loaded modules',
+      );
+      return JSON.parse(line.slice(7)) as { builtins: string[]; files: string[] };
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.on('close', r));
+    }
+  }
+
+  it('loads no prom-client, HTTP or undici when it serves no metrics', async () => {
+    const { builtins, files } = await loadedBy(0);
+    expect(files.filter((f) => f.includes('prom-client'))).toEqual([]);
+    expect(builtins).not.toContain('http');
+    expect(builtins).not.toContain('https');
+    expect(builtins).not.toContain('internal/deps/undici/undici');
+  });
+
+  it('loads prom-client and node:http, still without undici, when it serves metrics', async () => {
+    const { builtins, files } = await loadedBy(await freePort());
+    expect(files.some((f) => f.includes('prom-client'))).toBe(true);
+    expect(builtins).toContain('http');
+    expect(builtins).not.toContain('internal/deps/undici/undici');
+  });
+});
