@@ -324,10 +324,12 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       }
       present.add(f.ino);
       let r = ch.runs.get(f.ino);
-      if (r && r.run !== f.run && !r.fh && !r.opening) {
+      if (r && !r.fh && !r.opening && (r.run !== f.run || reopened(r, f))) {
         // The inode of a closed file was reused by a new run's file (deleted and created
-        // between two scans). Only a different run name says so: sizes can be stale, as a
-        // scan's lstat may predate a delivery that finished meanwhile.
+        // between two scans). A different run name says so, and so does a `.txt` where a
+        // completed run was (a run is never renamed back; a deleted and recreated channel
+        // can bring the same run name on the same inode). Sizes cannot: they can be stale,
+        // as a scan's lstat may predate a delivery that finished meanwhile.
         if (r.delivered) drop(ch, r);
         else reportLost(ch, r);
         r = undefined;
@@ -918,6 +920,11 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
       if (failure !== undefined) throw failure;
     },
   };
+}
+
+/** A completed run's inode listed again as an open `.txt`: a new file on a reused inode. */
+function reopened(r: RunState, f: ScannedFile): boolean {
+  return r.phase === 'complete' && f.state === 'audit-open';
 }
 
 /** Longest wait between two attempts to delete a delivered file that could not be deleted. */
