@@ -10,6 +10,7 @@ import { inChannelDir } from './channel-dir.ts';
 import type { SourceContext } from './disk-context.ts';
 import { isHeldByWriter } from './locks.ts';
 import {
+  completedByWriter,
   completedFiles,
   markAbandoned,
   markComplete,
@@ -160,10 +161,12 @@ async function list(ctx: SourceContext, ch: Channel) {
 function track(ctx: SourceContext, ch: Channel, f: ScannedFile, now: number): RunState {
   const { store, telemetry } = ctx.opts;
   let r = ch.runs.get(f.ino);
-  if (r && r.run !== f.run && !r.fh && !r.opening) {
+  if (r && !r.fh && !r.opening && (r.run !== f.run || reopened(r, f))) {
     // The inode of a closed file was reused by a new run's file (deleted and created
-    // between two scans). Only a different run name says so: sizes can be stale, as a
-    // scan's lstat may predate a delivery that finished meanwhile.
+    // between two scans). A different run name says so, and so does a `.txt` where a
+    // completed run was (a run is never renamed back; a deleted and recreated channel
+    // can bring the same run name on the same inode). Sizes cannot: they can be stale,
+    // as a scan's lstat may predate a delivery that finished meanwhile.
     if (r.delivered) dropRun(ch, r, store);
     else reportLost(ctx, ch, r);
     r = undefined;
@@ -194,6 +197,11 @@ function track(ctx: SourceContext, ch: Channel, f: ScannedFile, now: number): Ru
     }
   }
   return r;
+}
+
+/** A completed run's inode listed again as an open `.txt`: a new file on a reused inode. */
+function reopened(r: RunState, f: ScannedFile): boolean {
+  return completedByWriter(r) && f.state === 'audit-open';
 }
 
 /** A known run the scan did not list. */

@@ -235,7 +235,7 @@ export function completedFiles(runs: Iterable<RunState>): Map<string, ScannedFil
   const known = new Map<string, ScannedFile>();
   const twice = new Set<string>();
   for (const r of runs) {
-    if (r.phase === RunPhase.Open || r.phase === RunPhase.Abandoned || r.gone) continue;
+    if (!completedByWriter(r) || r.gone) continue;
     const state = classifyFileName(r.name).state;
     if (state !== 'audit-complete' && state !== 'admission-complete') continue;
     if (known.has(r.name)) twice.add(r.name);
@@ -251,6 +251,19 @@ export function completedFiles(runs: Iterable<RunState>): Map<string, ScannedFil
   }
   for (const name of twice) known.delete(name);
   return known;
+}
+
+/**
+ * The run was completed by its writer (`complete`, or delivered as `incomplete`): its file
+ * does not change any more.
+ *
+ * @example
+ * ```ts
+ * if (completedByWriter(r) && f.state === 'audit-open') … // a new file on a reused inode
+ * ```
+ */
+export function completedByWriter(r: RunState): boolean {
+  return r.phase === RunPhase.Complete || r.phase === RunPhase.Incomplete;
 }
 
 /**
