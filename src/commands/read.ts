@@ -194,7 +194,7 @@ export function registerRead(program: Command): void {
                       auditLog.createApiserverAuditSource({
                         ...selected.apiserverAudit,
                         maxRecordBytes: c.maxRecordBytes,
-                        batchMaxLines: c.batchMaxLines,
+                        batchMaxRecords: c.batchMaxRecords,
                         pollIntervalMs: c.intervalMs,
                         store,
                         telemetry,

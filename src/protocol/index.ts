@@ -30,9 +30,9 @@ export {
   assertValidName,
   auditIdFor,
   classifyFileName,
-  completeRunFile,
+  completeRunFileName,
   invalidNameReason,
-  openRunFile,
+  openRunFileName,
   runNameForAuditId,
   type ClassifiedName,
 } from './names.ts';

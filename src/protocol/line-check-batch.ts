@@ -5,7 +5,7 @@
  */
 
 import type { LineCheck } from './line-check.ts';
-import { jsonStringAt } from './line-check.ts';
+import { jsonStringAt } from './json-string.ts';
 import { LINE_CHECK_WASM } from './wasm/line-check.wasm.ts';
 
 // The few WebAssembly JS API members used here (the `WebAssembly` global is not in the

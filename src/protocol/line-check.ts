@@ -6,42 +6,8 @@
  * the lines it rejects.
  */
 
-import { EXPORT_MSG_FIELD_TYPES, type FieldType } from './record.ts';
-
-/** Expected type of a top-level field. */
-const enum_ = { str: 1, strList: 2, strMap: 3, bool: 4, any: 5 } as const;
-type Expect = (typeof enum_)[keyof typeof enum_];
-
-const EXPECT_OF: Record<FieldType, Expect> = {
-  string: enum_.str,
-  'array of strings': enum_.strList,
-  'object of strings': enum_.strMap,
-  boolean: enum_.bool,
-  'JSON value': enum_.any,
-};
-
-interface Field {
-  readonly bytes: Uint8Array;
-  readonly name: string;
-  readonly expect: Expect;
-  /** Position in Go's field order: the next key of a canonical line is usually the next field. */
-  readonly index: number;
-}
-
-const FIELDS: Field[] = Object.entries(EXPORT_MSG_FIELD_TYPES).map(([name, type], index) => ({
-  bytes: Buffer.from(name),
-  name,
-  expect: EXPECT_OF[type],
-  index,
-}));
-
-/** Known fields grouped by byte length, for matching a key without decoding it. */
-const BY_LENGTH: Field[][] = [];
-for (const f of FIELDS) (BY_LENGTH[f.bytes.length] ??= []).push(f);
-
-const EXPECT_NAME = Object.fromEntries(
-  Object.entries(EXPECT_OF).map(([name, expect]) => [expect, name]),
-) as Record<Expect, FieldType>;
+import { decodeJsonString, jsonStringAt } from './json-string.ts';
+import { Expect, EXPECT_NAME, knownField } from './line-check-fields.ts';
 
 // Value kinds found while scanning.
 const K_STRING = 1;
@@ -241,7 +207,7 @@ function container(
     i = value(b, i, n, depth + 1, undefined);
     if (stringsOf && KIND !== K_STRING && KIND !== K_NULL) {
       const where = isObject
-        ? `${stringsOf}.${decode(b, keyStart, keyEnd, keyEscaped)}`
+        ? `${stringsOf}.${decodeJsonString(b, keyStart, keyEnd, keyEscaped)}`
         : `${stringsOf}[${idx}]`;
       throw new Bad('wrong_field_type', `${where}: expected string, got ${KIND_NAME[KIND]}`);
     }
@@ -257,62 +223,6 @@ function container(
     }
     fail(isObject ? "expected ',' or '}'" : "expected ',' or ']'", i);
   }
-}
-
-function sameBytes(b: Buffer, start: number, end: number, f: Field): boolean {
-  const fb = f.bytes;
-  if (fb.length !== end - start) return false;
-  for (let k = 0; k < fb.length; k++) if (b[start + k] !== fb[k]) return false;
-  return true;
-}
-
-/** The known field whose name is exactly b[start, end), trying the `next` in Go order first. */
-function knownField(b: Buffer, start: number, end: number, next: number): Field | undefined {
-  for (let k = next; k < FIELDS.length && k < next + 3; k++) {
-    if (sameBytes(b, start, end, FIELDS[k]!)) return FIELDS[k];
-  }
-  const candidates = BY_LENGTH[end - start];
-  if (!candidates) return undefined;
-  for (const f of candidates) if (sameBytes(b, start, end, f)) return f;
-  return undefined;
-}
-
-// eventType and constraint names repeat on almost every line: keep recent ones to skip the
-// (comparatively costly) native string decoding.
-const CACHE_SIZE = 32;
-const cacheBytes: Uint8Array[] = [];
-const cacheText: string[] = [];
-let cacheNext = 0;
-
-/**
- * The text of the JSON string whose content (between the quotes) is `b[start, end)`;
- * `escaped` says it contains backslash escapes. Recent unescaped values are cached.
- *
- * @example
- * ```ts
- * jsonStringAt(Buffer.from('"a\\u00e9"'), 1, 8, true); // 'aé'
- * ```
- */
-export function jsonStringAt(b: Buffer, start: number, end: number, escaped: boolean): string {
-  if (escaped) return decode(b, start, end, true);
-  const len = end - start;
-  search: for (let c = 0; c < cacheBytes.length; c++) {
-    const cb = cacheBytes[c]!;
-    if (cb.length !== len) continue;
-    for (let k = 0; k < len; k++) if (cb[k] !== b[start + k]) continue search;
-    return cacheText[c]!;
-  }
-  const text = decode(b, start, end, false);
-  // A copy: Buffer#slice is a view, which would pin the whole chunk (and see it reused).
-  cacheBytes[cacheNext] = Uint8Array.prototype.slice.call(b, start, end);
-  cacheText[cacheNext] = text;
-  cacheNext = (cacheNext + 1) % CACHE_SIZE;
-  return text;
-}
-
-function decode(b: Buffer, start: number, end: number, escaped: boolean): string {
-  if (!escaped) return b.toString('utf8', start, end);
-  return JSON.parse(b.toString('utf8', start - 1, end + 1)) as string;
 }
 
 /**
@@ -360,20 +270,26 @@ function record(b: Buffer, n: number): LineCheck {
       i = string(b, i, n);
       const field = strEscaped ? undefined : knownField(b, strStart, i - 1, next);
       if (field) next = field.index + 1;
-      const key = field ? field.name : strEscaped ? decode(b, strStart, i - 1, true) : '';
-      const expect = field ? field.expect : enum_.any;
+      const key = field ? field.name : strEscaped ? decodeJsonString(b, strStart, i - 1, true) : '';
+      const expect = field ? field.expect : Expect.any;
       i = ws(b, i, n);
       if (b[i] !== 0x3a) fail("expected ':'", i);
       i = ws(b, i + 1, n);
-      i = value(b, i, n, 2, expect === enum_.strList || expect === enum_.strMap ? key : undefined);
+      i = value(
+        b,
+        i,
+        n,
+        2,
+        expect === Expect.strList || expect === Expect.strMap ? key : undefined,
+      );
       const kind = KIND;
       if (kind !== K_NULL) {
         const okType =
-          expect === enum_.any ||
-          (expect === enum_.str && kind === K_STRING) ||
-          (expect === enum_.strList && kind === K_ARRAY) ||
-          (expect === enum_.strMap && kind === K_OBJECT) ||
-          (expect === enum_.bool && kind === K_BOOL);
+          expect === Expect.any ||
+          (expect === Expect.str && kind === K_STRING) ||
+          (expect === Expect.strList && kind === K_ARRAY) ||
+          (expect === Expect.strMap && kind === K_OBJECT) ||
+          (expect === Expect.bool && kind === K_BOOL);
         if (!okType) {
           (wrong ??= []).push(`${key}: expected ${EXPECT_NAME[expect]}, got ${KIND_NAME[kind]}`);
         } else if (kind === K_STRING) {
@@ -402,6 +318,7 @@ function record(b: Buffer, n: number): LineCheck {
   i = ws(b, i, n);
   if (i !== n) fail('trailing characters', i);
   if (wrong) return { ok: false, code: 'wrong_field_type', reason: wrong.join('; ') };
-  if (eventType === undefined && msgStart >= 0) message = decode(b, msgStart, msgEnd, msgEscaped);
+  if (eventType === undefined && msgStart >= 0)
+    message = decodeJsonString(b, msgStart, msgEnd, msgEscaped);
   return { ok: true, eventType, message, name };
 }

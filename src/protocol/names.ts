@@ -1,6 +1,31 @@
 import { GkExportError, type NameErrorCode } from '../errors.ts';
 
-/** The state a file on the export volume is in, derived from its name alone (DESIGN §1). */
+/**
+ * A run's state, in one vocabulary for code, logs and metrics (the `state` of "run delivered"
+ * and of `gk_export_runs_completed_total`) and `gk-export inspect`:
+ * - `open`: being written: its writer holds the `.txt`, or it has not been idle for long;
+ * - `complete`: completed by its writer (renamed to `.log`; an admission segment's `.log`);
+ * - `incomplete`: complete, but read to its end without the `audit is completed` marker;
+ * - `abandoned`: a `.txt` that no writer holds stopped growing (its writer crashed).
+ * A file's name alone says `open` or `complete`: {@link FileState} joins that to the kind.
+ *
+ * @example
+ * ```ts
+ * if (run.phase === RunPhase.Open) return; // not delivered unless followed
+ * ```
+ */
+export const RunPhase = {
+  Open: 'open',
+  Complete: 'complete',
+  Incomplete: 'incomplete',
+  Abandoned: 'abandoned',
+} as const;
+export type RunPhase = (typeof RunPhase)[keyof typeof RunPhase];
+
+/**
+ * The state a file on the export volume is in, derived from its name alone (DESIGN §1): its
+ * kind and, in the words of {@link RunPhase}, `open` or `complete`.
+ */
 export const FileState = {
   AuditOpen: 'audit-open',
   AuditComplete: 'audit-complete',
@@ -166,12 +191,12 @@ function stem(name: string): string {
 }
 
 /** File name of an audit run in progress. */
-export function openRunFile(run: string): string {
+export function openRunFileName(run: string): string {
   return `${run}.txt`;
 }
 
 /** File name of a completed audit run. */
-export function completeRunFile(run: string): string {
+export function completeRunFileName(run: string): string {
   return `${run}.log`;
 }
 

@@ -1,5 +1,6 @@
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { AUDIT_COMPLETED, FileState, RunPhase } from '../protocol/names.ts';
 import { readLaneStores } from './lanes/lane-checkpoints.ts';
 import { createLineReader } from './line-reader.ts';
 import { isHeldByWriter } from './locks.ts';
@@ -10,7 +11,12 @@ export interface RunReport {
   readonly channel: string;
   readonly run: string;
   readonly file: string;
-  readonly state: 'writing' | 'complete' | 'abandoned' | 'admission';
+  readonly kind: 'audit' | 'admission';
+  /**
+   * In the reader's words ({@link RunPhase}): `open` while a writer holds it, `abandoned` once
+   * none does; a completed audit run without its completion marker is `incomplete`.
+   */
+  readonly state: RunPhase;
   readonly lines: number;
   readonly violations: number;
   readonly byConstraint: Record<string, number>;
@@ -45,17 +51,11 @@ export async function inspectRoot(root: string, stateDir: string): Promise<RunRe
         continue;
       }
       try {
-        const state =
-          kind === 'admission'
-            ? 'admission'
-            : f.state === 'audit-complete'
-              ? 'complete'
-              : isHeldByWriter(fh.fd)
-                ? 'writing'
-                : 'abandoned';
+        const held = f.state === 'audit-open' && isHeldByWriter(fh.fd);
         const byConstraint: Record<string, number> = {};
         let lines = 0;
         let violations = 0;
+        let sawCompletion = false;
         const reader = createLineReader(fh, { offset: 0, line: 0 }, { maxLineBytes: 64 << 20 });
         for (;;) {
           const batch = await reader.read(4096);
@@ -63,7 +63,10 @@ export async function inspectRoot(root: string, stateDir: string): Promise<RunRe
           for (const l of batch) {
             lines += 1;
             const text = l.bytes.toString('utf8');
-            if (!text.includes('"eventType"')) continue;
+            if (!text.includes('"eventType"')) {
+              sawCompletion ||= isCompletionMarker(text);
+              continue;
+            }
             try {
               const msg = JSON.parse(text) as { name?: unknown };
               violations += 1;
@@ -90,7 +93,8 @@ export async function inspectRoot(root: string, stateDir: string): Promise<RunRe
           channel,
           run: f.run,
           file: f.name,
-          state,
+          kind,
+          state: stateOf(f.state, held, sawCompletion),
           lines,
           violations,
           byConstraint,
@@ -103,6 +107,22 @@ export async function inspectRoot(root: string, stateDir: string): Promise<RunRe
     }
   }
   return reports;
+}
+
+/** The state the reader gives a run, as far as a look at its file can tell. */
+function stateOf(file: FileState, held: boolean, sawCompletion: boolean): RunPhase {
+  if (file === FileState.AuditOpen) return held ? RunPhase.Open : RunPhase.Abandoned;
+  if (file === FileState.AdmissionComplete || sawCompletion) return RunPhase.Complete;
+  return RunPhase.Incomplete;
+}
+
+function isCompletionMarker(text: string): boolean {
+  try {
+    const msg = JSON.parse(text) as { message?: unknown };
+    return msg.message === AUDIT_COMPLETED;
+  } catch {
+    return false;
+  }
 }
 
 /** Renders reports as an aligned text table. */

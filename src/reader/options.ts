@@ -31,7 +31,7 @@ export interface ReaderConfig {
   readonly maxOpenFiles: number;
   readonly maxAuditResults: number;
   readonly maxRecordBytes: number;
-  readonly batchMaxLines: number;
+  readonly batchMaxRecords: number;
   readonly batchMaxBytes: number;
   readonly format: StdoutFormat;
   readonly includeMarkers: boolean;
@@ -227,7 +227,7 @@ export function resolveReaderConfig(o: Record<string, unknown>): ReaderConfig {
     maxOpenFiles: num(o.maxOpenFiles, d.maxOpenFiles),
     maxAuditResults: num(o.maxAuditResults, DEFAULTS.volume.maxAuditResults),
     maxRecordBytes: num(o.maxRecordBytes, DEFAULTS.volume.maxRecordBytes),
-    batchMaxLines: num(o.batchMaxRecords, d.batchMaxRecords),
+    batchMaxRecords: num(o.batchMaxRecords, d.batchMaxRecords),
     batchMaxBytes: num(o.batchMaxBytes, d.batchMaxBytes),
     format: (o.format as StdoutFormat | undefined) ?? d.format,
     includeMarkers: bool(o.includeMarkers, d.includeMarkers),

@@ -97,3 +97,6 @@ export function createDeleteRetries(baseMs: number, maxMs: number) {
     },
   };
 }
+
+/** Delivered files whose delete failed, tried again with backoff. */
+export type DeleteRetries = ReturnType<typeof createDeleteRetries>;

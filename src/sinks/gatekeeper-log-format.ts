@@ -24,18 +24,18 @@ interface RunTally {
  */
 export function gatekeeperLogFormat(now: () => number = Date.now): StdoutFormatter {
   const runs = new Map<string, RunTally>();
-  const runKey = (d: Delivery) => `${d.channel}/${d.run}`;
+  const tallyKey = (d: Delivery) => `${d.channel}/${d.run}`;
   return (batch: readonly Delivery[]) => {
     const lines: string[] = [];
     for (const d of batch) {
       const t = now();
       const auditId = d.msg.id ?? '';
       if (d.marker === 'started') {
-        runs.set(runKey(d), { constraints: new Map() });
+        runs.set(tallyKey(d), { constraints: new Map() });
         lines.push(formatGatekeeperLogLine(gatekeeperLogFields.auditStarted(auditId), t));
       } else if (d.marker === 'completed') {
-        const tally = runs.get(runKey(d));
-        runs.delete(runKey(d));
+        const tally = runs.get(tallyKey(d));
+        runs.delete(tallyKey(d));
         for (const c of tally?.constraints.values() ?? []) {
           lines.push(
             formatGatekeeperLogLine(
@@ -59,8 +59,8 @@ export function gatekeeperLogFormat(now: () => number = Date.now): StdoutFormatt
       } else {
         const m = d.msg;
         lines.push(formatGatekeeperLogLine(gatekeeperLogFields.violationAudited(m), t));
-        let tally = runs.get(runKey(d));
-        if (!tally) runs.set(runKey(d), (tally = { constraints: new Map() }));
+        let tally = runs.get(tallyKey(d));
+        if (!tally) runs.set(tallyKey(d), (tally = { constraints: new Map() }));
         const key = `${m.group}/${m.kind}/${m.namespace ?? ''}/${m.name}`;
         const c = tally.constraints.get(key);
         if (c) c.violations += 1;

@@ -6,8 +6,8 @@ import {
   AUDIT_COMPLETED,
   AUDIT_STARTED,
   assertValidName,
-  completeRunFile,
-  openRunFile,
+  completeRunFileName,
+  openRunFileName,
   runNameForAuditId,
 } from '../protocol/names.ts';
 import type { ExportMsg } from '../protocol/record.ts';
@@ -54,7 +54,7 @@ export async function startAuditRun(
   assertValidName('channel', channel);
   const run = runNameForAuditId(auditId);
   const dir = join(config.root, channel);
-  const path = join(dir, openRunFile(run));
+  const path = join(dir, openRunFileName(run));
   const file = await openLineFile(dir, path, config);
   let ended = false;
   const ensureOpen = () => {
@@ -90,7 +90,7 @@ export async function startAuditRun(
       onEnd();
       await file.append(encodeExportMsg({ id: auditId, message: AUDIT_COMPLETED }));
       await file.seal();
-      const done = join(dir, completeRunFile(run));
+      const done = join(dir, completeRunFileName(run));
       await rename(path, done);
       await chmod(done, 0o666);
       await fsyncDir(dir);

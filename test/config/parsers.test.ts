@@ -97,7 +97,7 @@ describe('the defaults table', () => {
     expect(fromFlags).toEqual(fromCode);
     expect(fromCode).toMatchObject({
       maxOpenFiles: DEFAULTS.reader.maxOpenFiles,
-      batchMaxLines: DEFAULTS.reader.batchMaxRecords,
+      batchMaxRecords: DEFAULTS.reader.batchMaxRecords,
       batchMaxBytes: DEFAULTS.reader.batchMaxBytes,
       abandonAfterMs: DEFAULTS.reader.abandonAfterMs,
       maxRecordBytes: DEFAULTS.volume.maxRecordBytes,

@@ -188,7 +188,7 @@ describe('reader with bad input', () => {
     const id = auditIdOf(1);
     const file = join(dir, `${id.replaceAll(':', '_')}.log`);
     await writeFile(file, runLines(id, 2000).join(''));
-    const r = start({ batchMaxLines: 10 });
+    const r = start({ batchMaxRecords: 10 });
     await waitFor(() => r.c.violations().length > 0, 'reading started');
     const replacement = join(tmp.dir, 'new.log');
     await writeFile(replacement, runLines(id, 3).join(''));

@@ -42,7 +42,7 @@ describe('a dead-letter file that cannot be written', () => {
     await mkdir(join(state, 'dead-letter.jsonl'), { recursive: true });
 
     const { sink, violations } = collectingSink();
-    const reader = startReader(root, state, { sink, batchMaxLines: 4096 });
+    const reader = startReader(root, state, { sink, batchMaxRecords: 4096 });
     const { telemetry } = reader;
     try {
       // Every line before the bad one is delivered (the part of its batch before it too).

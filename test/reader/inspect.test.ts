@@ -43,13 +43,18 @@ describe('inspect', () => {
       join(ws.root, 'c', `${runName(3)}.txt`),
       runLines(auditIdOf(3), 2, false).join(''),
     );
+    // A completed run whose writer never wrote the completion marker.
+    await writeFile(
+      join(ws.root, 'c', `${runName(4)}.log`),
+      runLines(auditIdOf(4), 3, false).join(''),
+    );
     const adm = createAdmissionWriter({ root: ws.root, channel: 'adm' });
     ws.defer(() => adm.close());
     await adm.writeBatch([{ ...violation('req-1', 1), eventType: 'violation_admission' }]);
     await adm.rotate();
   }
 
-  it('reports each run: state, lines, violations by constraint, and how much was delivered', async () => {
+  it("reports each run: state (in the reader's words), lines, violations by constraint, and how much was delivered", async () => {
     await volume();
     const reports = await inspectRoot(ws.root, ws.state);
     const byRun = new Map(reports.map((r) => [r.run, r]));
@@ -57,6 +62,7 @@ describe('inspect', () => {
       channel: 'c',
       run: runName(0),
       file: `${runName(0)}.log`,
+      kind: 'audit',
       state: 'complete',
       lines: 8,
       violations: 6,
@@ -67,14 +73,20 @@ describe('inspect', () => {
     expect(byRun.get(runName(1))!.deliveredPct).toBeGreaterThanOrEqual(49);
     expect(byRun.get(runName(1))!.deliveredPct).toBeLessThanOrEqual(50);
     expect(byRun.get(runName(2))).toMatchObject({
-      state: 'writing',
+      state: 'open',
       file: `${runName(2)}.txt`,
       violations: 1,
       deliveredPct: 0,
     });
     expect(byRun.get(runName(3))).toMatchObject({ state: 'abandoned', lines: 3, violations: 2 });
+    expect(byRun.get(runName(4))).toMatchObject({ state: 'incomplete', lines: 4, violations: 3 });
     const admission = reports.find((r) => r.channel === 'adm')!;
-    expect(admission).toMatchObject({ state: 'admission', lines: 1, violations: 1 });
+    expect(admission).toMatchObject({
+      kind: 'admission',
+      state: 'complete',
+      lines: 1,
+      violations: 1,
+    });
     // Completed runs in completion order within their channel.
     const c = reports.filter((r) => r.channel === 'c').map((r) => r.run);
     expect(c.indexOf(runName(0))).toBeLessThan(c.indexOf(runName(1)));

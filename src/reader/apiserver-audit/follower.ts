@@ -40,7 +40,7 @@ export interface FollowerOptions {
   /** Where to start in a file never seen before (and not reached by a followed rotation). */
   readonly start: 'beginning' | 'end';
   readonly maxLineBytes: number;
-  readonly batchMaxLines: number;
+  readonly batchMaxRecords: number;
   /** How long an idle follower waits before it looks again (a directory event wakes it). */
   readonly pollIntervalMs: number;
   /** Where reading of a file stopped before (the checkpoint), if it ever did. */
@@ -99,7 +99,7 @@ export async function* followRotatingFile(
 
   /** The next lines of `f`; at a file's end (`final`) its unterminated last line too. */
   async function readLines(f: Open, final: boolean): Promise<RawLine[]> {
-    const lines = await f.reader.read(opts.batchMaxLines);
+    const lines = await f.reader.read(opts.batchMaxRecords);
     const tail = lines.length === 0 && final ? await f.reader.takeRemainder() : undefined;
     if (tail) lines.push(tail);
     return lines;

@@ -21,7 +21,7 @@ export interface ApiserverAuditOptions {
   readonly start: 'beginning' | 'end';
   readonly webhookName: string;
   readonly maxRecordBytes: number;
-  readonly batchMaxLines: number;
+  readonly batchMaxRecords: number;
   readonly pollIntervalMs: number;
   readonly store: CheckpointStore;
   readonly telemetry: Telemetry;
@@ -111,7 +111,7 @@ export function createApiserverAuditSource(opts: ApiserverAuditOptions): Source 
           path: opts.path,
           start: opts.start,
           maxLineBytes: opts.maxRecordBytes,
-          batchMaxLines: opts.batchMaxLines,
+          batchMaxRecords: opts.batchMaxRecords,
           pollIntervalMs: opts.pollIntervalMs,
           resume: (f) =>
             store.get(checkpointKey({ source: SOURCE, channel, run: f.fingerprint, ino: f.ino })),

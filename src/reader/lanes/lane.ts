@@ -139,7 +139,7 @@ export async function runLane(
         deadLetter,
         telemetry,
         maxRecordBytes: config.maxRecordBytes,
-        batchMaxLines: config.batchMaxLines,
+        batchMaxRecords: config.batchMaxRecords,
       });
       continue;
     }

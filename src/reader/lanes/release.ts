@@ -25,7 +25,7 @@ export interface ReleaseContext {
   readonly deadLetter: DeadLetter;
   readonly telemetry: Telemetry;
   readonly maxRecordBytes: number;
-  readonly batchMaxLines: number;
+  readonly batchMaxRecords: number;
 }
 
 /**
@@ -70,7 +70,7 @@ export async function releaseRuns(
           held = [];
         };
         for (;;) {
-          let lines = await reader.read(ctx.batchMaxLines);
+          let lines = await reader.read(ctx.batchMaxRecords);
           if (lines.length === 0) {
             const rest = await reader.takeRemainder();
             if (!rest) break;

@@ -33,7 +33,7 @@ describe('rotating-file follower (no decoding)', () => {
         path: log,
         start: 'beginning',
         maxLineBytes: 1 << 16,
-        batchMaxLines: 2,
+        batchMaxRecords: 2,
         pollIntervalMs: 20,
         resume: () => undefined,
         unfinished: () => [],

@@ -166,7 +166,7 @@ describe('OpenReports sink', () => {
     const state = join(tmp.dir, 'state');
     await writeCompletedRun(root, CH, auditIdOf(1), 300);
     api.fault({ status: 503, times: Infinity, path: '/reports/' });
-    const reader = startReader(root, state, { sink: await sinkWith(), batchMaxLines: 50 });
+    const reader = startReader(root, state, { sink: await sinkWith(), batchMaxRecords: 50 });
     const done = async () => {
       const text = await readFile(join(state, 'checkpoints.json'), 'utf8').catch(() => '');
       const file = text
