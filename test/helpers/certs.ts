@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** A test CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
@@ -62,4 +63,37 @@ export function makeCerts(dir: string) {
     clientCertFile: f('client.crt'),
     clientKeyFile: f('client.key'),
   };
+}
+
+/**
+ * Writes `dir/kubeconfig` for a loopback API server on `port` whose certificate `caFile`
+ * signs, with a bearer token; returns its path.
+ *
+ * @example
+ * ```ts
+ * const kubeconfig = await writeKubeconfig(tmp.dir, port, certs.caFile);
+ * ```
+ */
+export async function writeKubeconfig(dir: string, port: number, caFile: string): Promise<string> {
+  const path = join(dir, 'kubeconfig');
+  await writeFile(
+    path,
+    `apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster:
+    server: https://127.0.0.1:${port}
+    certificate-authority: ${caFile}
+users:
+- name: reader
+  user:
+    token: test-token
+contexts:
+- name: test
+  context: { cluster: test, user: reader }
+current-context: test
+`,
+  );
+  return path;
 }

@@ -3,13 +3,11 @@
 // ClusterReports, label-selected lists, Status errors) and validates every applied object
 // against the openreports.io CRDs vendored in test/fixtures/openreports.
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { parse } from 'yaml';
-import { makeCerts } from './certs.ts';
+import { makeCerts, writeKubeconfig } from './certs.ts';
 import { validateSchema, type Schema } from './openapi-schema.ts';
 
 const GV = '/apis/openreports.io/v1alpha1';
@@ -187,26 +185,7 @@ export async function startKubeApi(dir: string) {
 
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
-  const kubeconfig = join(dir, 'kubeconfig');
-  await writeFile(
-    kubeconfig,
-    `apiVersion: v1
-kind: Config
-clusters:
-- name: test
-  cluster:
-    server: https://127.0.0.1:${port}
-    certificate-authority: ${certs.caFile}
-users:
-- name: reader
-  user:
-    token: test-token
-contexts:
-- name: test
-  context: { cluster: test, user: reader }
-current-context: test
-`,
-  );
+  const kubeconfig = await writeKubeconfig(dir, port, certs.caFile);
 
   return {
     kubeconfig,

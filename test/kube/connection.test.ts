@@ -1,18 +1,16 @@
 // No kube-apiserver can run here: the real @kubernetes/client-node is tested against a
 // loopback HTTPS server that speaks the API's wire protocol for the calls gk-export makes
 // (GET object, 403/404 Status, watch streams of {type, object} lines that end and resume).
-import { writeFile } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   loadConnection,
   watchConnection,
   type ConnectionSettings,
 } from '../../src/kube/connection.ts';
-import { makeCerts } from '../helpers/certs.ts';
+import { makeCerts, writeKubeconfig } from '../helpers/certs.ts';
 import { capturingTelemetry } from '../helpers/reader.ts';
 import { makeTmpDir, waitFor } from '../helpers/tmp.ts';
 
@@ -65,26 +63,7 @@ describe('Connection discovery with the Kubernetes client', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
-    kubeconfig = join(tmp.dir, 'kubeconfig');
-    await writeFile(
-      kubeconfig,
-      `apiVersion: v1
-kind: Config
-clusters:
-- name: test
-  cluster:
-    server: https://127.0.0.1:${port}
-    certificate-authority: ${certs.caFile}
-users:
-- name: reader
-  user:
-    token: test-token
-contexts:
-- name: test
-  context: { cluster: test, user: reader }
-current-context: test
-`,
-    );
+    kubeconfig = await writeKubeconfig(tmp.dir, port, certs.caFile);
   });
   afterEach(async () => {
     server.closeAllConnections();
