@@ -14,6 +14,11 @@ export interface SendOptions {
    * batch while the sink and the checkpoint work on the earlier ones.
    */
   readonly readAhead?: boolean;
+  /**
+   * Called once the batch is acknowledged (not when it fails): what it held for its lines (the
+   * read buffers they lie in) can be let go.
+   */
+  readonly onAcked?: () => void;
 }
 
 /** One channel's batches handed to the pipeline and not yet acknowledged, oldest first. */
@@ -82,6 +87,7 @@ export function createBatchWindow(
       const more = !opts.endsRun && !opts.readAhead && pending.length + 1 < size;
       const p = deliver(batch, after, { more });
       p.catch(onFailure);
+      if (opts.onAcked) p.then(opts.onAcked, () => undefined);
       pending.push(p);
       if (opts.endsRun) await settle();
       else while (pending.length >= size + (opts.readAhead ? 1 : 0)) await oldest();

@@ -1,4 +1,5 @@
 import type { FileHandle } from 'node:fs/promises';
+import { dropChunk, holdChunk, takeChunk } from './chunk-pool.ts';
 
 /** One line read from a file, located by byte offsets. */
 export interface RawLine {
@@ -36,6 +37,12 @@ export interface LineReaderOptions {
   readonly maxLineBytes: number;
   /** Bytes read per `read(2)`; default 1 MiB. */
   readonly chunkBytes?: number;
+  /**
+   * Read into buffers of the chunk pool, which go back into use once released: the caller
+   * then releases every `lease()` once the lines it covers are no longer read. Without it,
+   * each chunk is a buffer of its own, left to the garbage collector.
+   */
+  readonly recycleBuffers?: boolean;
 }
 
 const EXCERPT_BYTES = 4096;
@@ -112,31 +119,77 @@ export function createLineReader(fh: FileHandle, from: LinePosition, opts: LineR
   // last line, so joining the two copies only that line, not the chunk. A short read (the end
   // of a file that is still growing) is copied out instead, and its buffer kept for the next
   // read: following a run that grows a few lines at a time does not take a chunk each time.
+  //
+  // The chunks come from the chunk pool: the reader holds the one `pending` lies in, the one
+  // being read ahead and the spare; each `read()` adds a hold on the chunks its lines lie in,
+  // which `lease()` hands to the caller to release once those lines are no longer needed.
   let ahead: { at: number; buf: Buffer; read: Promise<number> } | undefined;
   let spare: Buffer | undefined;
+  /** The chunk `pending` lies in (undefined: pending is a buffer of its own). */
+  let pendingChunk: Buffer | undefined;
+  /** Holds taken for lines handed out since the last `lease()`. */
+  let unleased: Buffer[] = [];
 
   function startRead(at: number) {
-    const buf = spare ?? Buffer.allocUnsafeSlow(HEADROOM + chunkBytes);
+    const buf =
+      spare ??
+      (opts.recycleBuffers
+        ? takeChunk(HEADROOM + chunkBytes)
+        : Buffer.allocUnsafeSlow(HEADROOM + chunkBytes));
     spare = undefined;
     return { at, buf, read: fh.read(buf, HEADROOM, chunkBytes, at).then((r) => r.bytesRead) };
   }
 
+  /** `pending` now lies in `chunk` (or in a buffer of its own): the old chunk is let go. */
+  function movePending(to: Buffer, chunk: Buffer | undefined) {
+    pending = to;
+    if (pendingChunk !== chunk && pendingChunk) dropChunk(pendingChunk);
+    pendingChunk = chunk;
+  }
+
+  /** Adds a hold for the caller on the chunk that the lines `out[from..]` lie in. */
+  function holdFor(out: readonly RawLine[], from: number) {
+    let last: ArrayBufferLike | undefined;
+    for (let i = from; i < out.length; i++) {
+      const buf = out[i]!.buf;
+      if (buf.buffer === last) continue;
+      last = buf.buffer;
+      if (unleased.some((b) => b.buffer === last)) continue;
+      if (holdChunk(buf)) unleased.push(buf);
+    }
+  }
+
   /** Reads more bytes; returns false at end of file. */
   async function fill(): Promise<boolean> {
-    const next = ahead && ahead.at === readPos ? ahead : startRead(readPos);
+    let next = ahead;
+    if (!next || next.at !== readPos) {
+      // A read ahead of a position given up: its chunk is let go once the read is done.
+      if (next) {
+        const stale = next.buf;
+        next.read.then(
+          () => dropChunk(stale),
+          () => dropChunk(stale),
+        );
+      }
+      next = startRead(readPos);
+    }
     ahead = undefined;
     const bytesRead = await next.read;
     const fresh = next.buf.subarray(HEADROOM, HEADROOM + bytesRead);
     const tail = pending.length;
     if (bytesRead < chunkBytes / 4) {
       if (bytesRead > 0)
-        pending = tail === 0 ? Buffer.from(fresh) : Buffer.concat([pending, fresh]);
+        movePending(tail === 0 ? Buffer.from(fresh) : Buffer.concat([pending, fresh]), undefined);
+      if (spare) dropChunk(spare);
       spare = next.buf;
-    } else if (tail === 0) pending = fresh;
+    } else if (tail === 0) movePending(fresh, next.buf);
     else if (tail <= HEADROOM) {
       pending.copy(next.buf, HEADROOM - tail);
-      pending = next.buf.subarray(HEADROOM - tail, HEADROOM + bytesRead);
-    } else pending = Buffer.concat([pending, fresh]);
+      movePending(next.buf.subarray(HEADROOM - tail, HEADROOM + bytesRead), next.buf);
+    } else {
+      movePending(Buffer.concat([pending, fresh]), undefined);
+      dropChunk(next.buf);
+    }
     if (bytesRead === 0) return false;
     readPos += bytesRead;
     // A full chunk means there is probably more: start reading it now. (At the end of a
@@ -230,6 +283,8 @@ export function createLineReader(fh: FileHandle, from: LinePosition, opts: LineR
       for (;;) {
         const before = out.length;
         split(out, maxLines);
+        // Before the next fill can let go of the chunk these lines lie in.
+        holdFor(out, before);
         for (let i = before; i < out.length; i++) bytes += out[i]!.end - out[i]!.start;
         if (out.length >= maxLines || bytes >= maxBytes) return out;
         if (!(await fill())) return out;
@@ -249,7 +304,7 @@ export function createLineReader(fh: FileHandle, from: LinePosition, opts: LineR
         skipping = undefined;
         lineNo += 1;
         const end = readPos;
-        pending = EMPTY;
+        movePending(EMPTY, undefined);
         pendingStart = end;
         return whole({
           number: lineNo,
@@ -264,10 +319,40 @@ export function createLineReader(fh: FileHandle, from: LinePosition, opts: LineR
       const start = pendingStart;
       const end = pendingStart + pending.length;
       const body = pending;
-      pending = EMPTY;
       pendingStart = end;
       lineNo += 1;
-      return whole({ number: lineNo, start, end, bytes: body, truncated: true });
+      const rest = whole({ number: lineNo, start, end, bytes: body, truncated: true });
+      holdFor([rest], 0);
+      movePending(EMPTY, undefined);
+      return rest;
+    },
+    /**
+     * The holds on the read buffers that the lines returned since the last call lie in, as
+     * one release: call it once nothing reads those lines any more (their batch is
+     * acknowledged), and the buffers can be read into again. Not calling it is safe: the
+     * buffers are then left to the garbage collector.
+     */
+    lease(): () => void {
+      const held = unleased;
+      unleased = [];
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        for (const b of held) dropChunk(b);
+      };
+    },
+    /** Lets go of the reader's own buffers (the file is closed; the reader is not used again). */
+    dispose(): void {
+      movePending(EMPTY, undefined);
+      if (spare) dropChunk(spare);
+      spare = undefined;
+      const stale = ahead;
+      ahead = undefined;
+      stale?.read.then(
+        () => dropChunk(stale.buf),
+        () => dropChunk(stale.buf),
+      );
     },
     /** Offset and line number just past the last returned line. */
     position(): LinePosition {

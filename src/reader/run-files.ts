@@ -149,6 +149,7 @@ export function createRunFiles(deps: {
       if (r.opening) await r.opening.catch(() => undefined);
       const fh = r.fh;
       r.fh = undefined;
+      r.reader?.dispose();
       r.reader = undefined;
       if (fh) {
         countOpen(-1);

@@ -29,7 +29,7 @@ export async function pump(ctx: SourceContext, ch: Channel, r: RunState): Promis
     r.reader = createLineReader(
       r.fh,
       { offset: saved?.offset ?? 0, line: saved?.line ?? 0 },
-      { maxLineBytes: opts.maxRecordBytes },
+      { maxLineBytes: opts.maxRecordBytes, recycleBuffers: true },
     );
   }
   const reader = r.reader;
@@ -39,7 +39,9 @@ export async function pump(ctx: SourceContext, ch: Channel, r: RunState): Promis
     const rest = await reader.takeRemainder();
     if (rest) {
       await handleLines(ctx, ch, r, [rest]);
-      await ch.window.send([], runEntry(r, reader.position(), false));
+      await ch.window.send([], runEntry(r, reader.position(), false), {
+        onAcked: reader.lease(),
+      });
     }
     await finishRun(ctx, ch, r, { checkpointed: false });
     return true;
@@ -56,19 +58,25 @@ export async function pump(ctx: SourceContext, ch: Channel, r: RunState): Promis
   ) {
     const rest = await reader.takeRemainder();
     if (!rest) {
-      await ch.window.send(batch, runEntry(r, reader.position(), true), { endsRun: true });
+      await ch.window.send(batch, runEntry(r, reader.position(), true), {
+        endsRun: true,
+        onAcked: reader.lease(),
+      });
       await finishRun(ctx, ch, r, { checkpointed: true });
       return true;
     }
     const all = await handleLines(ctx, ch, r, [rest], batch);
-    await ch.window.send(all, runEntry(r, reader.position(), false));
+    await ch.window.send(all, runEntry(r, reader.position(), false), { onAcked: reader.lease() });
     return true;
   }
   // A completed run's next batch is read while this one is written and checkpointed. An
   // open run's is not: after the ack the loop reads again, and so catches lines appended
   // meanwhile without waiting for an event.
+  // (The lines' read buffers are held until the batch is acknowledged: batches sent earlier
+  // for these lines, by a blocked dead letter, are acknowledged before it.)
   await ch.window.send(batch, runEntry(r, reader.position(), false), {
     readAhead: r.phase !== 'open',
+    onAcked: reader.lease(),
   });
   return true;
 }
