@@ -149,12 +149,14 @@ export function createLineReader(fh: FileHandle, from: LinePosition, opts: LineR
 
   /** Adds a hold for the caller on the chunk that the lines `out[from..]` lie in. */
   function holdFor(out: readonly RawLine[], from: number) {
-    let last: ArrayBufferLike | undefined;
+    // (Lines split from one fill share one Buffer object: look at each such buffer once.)
+    let last: Buffer | undefined;
     for (let i = from; i < out.length; i++) {
       const buf = out[i]!.buf;
-      if (buf.buffer === last) continue;
-      last = buf.buffer;
-      if (unleased.some((b) => b.buffer === last)) continue;
+      if (buf === last) continue;
+      last = buf;
+      const memory = buf.buffer;
+      if (unleased.some((b) => b.buffer === memory)) continue;
       if (holdChunk(buf)) unleased.push(buf);
     }
   }

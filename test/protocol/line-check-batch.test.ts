@@ -116,6 +116,28 @@ describe('WebAssembly line check', () => {
     }
   });
 
+  it('takes a key for the next field in Go order only when it is exactly that name', () => {
+    // The check matches the key it expects next without scanning it: a key that only starts
+    // like it, is cut short, escaped or out of order must still be judged as the reference does.
+    expectAgreement([
+      '{"id":"a","details":{},"eventType":"e","group":"g","version":"v","kind":"k","name":"n"}',
+      '{"id":"a","detailsX":5,"eventType":"e"}',
+      '{"id":"a","detail":5,"eventType":"e"}',
+      '{"id":"a","details":5}',
+      '{"id":"a","details"',
+      '{"id":"a","details',
+      '{"id":"a","det',
+      '{"i\u0064":5}',
+      '{"id":5}',
+      '{"id" :"a", "eventType" : "e" ,"name":"n"}',
+      '{"name":"n","id":"a","eventType":"e","name":7}',
+      '{"eventType":"e","id":"a","eventType":"f"}',
+      '{"dryRun":true,"id":"a","dryRun":"x"}',
+      '{"requestUserGroups":["a"],"dryRun":false,"extra":1,"dryRun":1}',
+      '{"id":"a","details":{"name":5,"eventType":[1]},"name":"n"}',
+    ]);
+  });
+
   it('checks lines that lie anywhere in the buffer, with bytes between them', () => {
     expectAgreement(['{"name":"a"}', '{"name":1}', '{"eventType":"x"}'], '\n]garbage"\n');
   });

@@ -56,9 +56,14 @@ static int kind;
 static int escaped;
 static const u8 *str_start;
 
-static const u8 *ws(const u8 *p, const u8 *e) {
+static const u8 *ws_slow(const u8 *p, const u8 *e) {
   while (p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
   return p;
+}
+
+// Whitespace is rare in export lines (Go's encoder writes none): one test for the common case.
+static inline __attribute__((always_inline)) const u8 *ws(const u8 *p, const u8 *e) {
+  return p < e && *p > ' ' ? p : ws_slow(p, e);
 }
 
 static int is_hex(u8 h) {
@@ -66,7 +71,7 @@ static int is_hex(u8 h) {
 }
 
 // A string whose opening quote is at p; returns the position after the closing quote.
-static const u8 *string(const u8 *p, const u8 *e) {
+static inline __attribute__((always_inline)) const u8 *string(const u8 *p, const u8 *e) {
   p++;
   str_start = p;
   int esc = 0;
@@ -177,7 +182,13 @@ static const u8 *container(const u8 *p, const u8 *e, int depth, int strings) {
       if (p >= e || *p != ':') return 0;
       p = ws(p + 1, e);
     }
-    if (!(p = value(p, e, depth + 1, 0))) return 0;
+    if (p < e && *p == '"') {
+      kind = K_STRING;
+      p = string(p, e);
+    } else {
+      p = value(p, e, depth + 1, 0);
+    }
+    if (!p) return 0;
     if (strings && kind != K_STRING && kind != K_NULL) return 0;
     p = ws(p, e);
     if (p < e && *p == ',') {
@@ -196,6 +207,15 @@ static int same(const u8 *p, u32 len, const struct field *f) {
   if (f->len != len) return 0;
   for (u32 i = 0; i < len; i++)
     if (p[i] != (u8)f->name[i]) return 0;
+  return 1;
+}
+
+// The key at p (its opening quote) is exactly `"name"` of field f.
+static inline __attribute__((always_inline)) int key_is(const u8 *p, const u8 *e,
+                                                        const struct field *f) {
+  if ((u32)(e - p) < f->len + 2 || p[f->len + 1] != '"') return 0;
+  for (u32 i = 0; i < f->len; i++)
+    if (p[i + 1] != (u8)f->name[i]) return 0;
   return 1;
 }
 
@@ -222,14 +242,29 @@ static void check_line(const u8 *base, const u8 *p, const u8 *e, i32 *out) {
     p++;
   } else {
     for (;;) {
-      if (p >= e || *p != '"' || !(p = string(p, e))) return;
-      int f = escaped ? -1 : known_field(str_start, (u32)(p - 1 - str_start), next);
+      if (p >= e || *p != '"') return;
+      int f;
+      if (next < NFIELDS && key_is(p, e, &FIELDS[next])) {
+        // The field Go's encoder writes next, as it writes it: no scan, no lookup.
+        f = next;
+        p += FIELDS[next].len + 2;
+      } else {
+        if (!(p = string(p, e))) return;
+        f = escaped ? -1 : known_field(str_start, (u32)(p - 1 - str_start), next);
+      }
       if (f >= 0) next = f + 1;
       int expect = f >= 0 ? FIELDS[f].expect : E_ANY;
       p = ws(p, e);
       if (p >= e || *p != ':') return;
       p = ws(p + 1, e);
-      if (!(p = value(p, e, 2, expect == E_STRLIST || expect == E_STRMAP))) return;
+      if (p < e && *p == '"') {
+        // Most values are strings: scanned here, without the general value dispatch.
+        kind = K_STRING;
+        p = string(p, e);
+      } else {
+        p = value(p, e, 2, expect == E_STRLIST || expect == E_STRMAP);
+      }
+      if (!p) return;
       if (kind != K_NULL) {
         int ok = expect == E_ANY || (expect == E_STR && kind == K_STRING) ||
                  (expect == E_STRLIST && kind == K_ARRAY) ||
