@@ -32,6 +32,7 @@ const QUALIFIED_NAME =
 
 /** An answer the test wants instead of the normal one, for the next matching request. */
 export interface Fault {
+  /** The status answered; 0: no answer at all (the request hangs until the server closes). */
   readonly status: number;
   readonly retryAfter?: string;
   /** Only requests whose path contains this. */
@@ -80,6 +81,7 @@ export async function startKubeApi(dir: string) {
     if (fault) {
       fault.times = (fault.times ?? 1) - 1;
       if (fault.times <= 0) faults.splice(faults.indexOf(fault), 1);
+      if (fault.status === 0) return;
       const headers: Record<string, string> = fault.retryAfter
         ? { 'retry-after': fault.retryAfter }
         : {};

@@ -7,6 +7,9 @@ import {
   type ReportTarget,
 } from './reports.ts';
 
+/** How long one API request may go unanswered before it is retried. */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
 /** The field manager of every apply: what `kubectl get --show-managed-fields` names. */
 export const FIELD_MANAGER = 'gk-export';
 
@@ -62,7 +65,11 @@ interface ListedReport {
  * await api.apply(reportObject(target, 'team-a', scope, { auditId, maxResults: 1000 }));
  * ```
  */
-export async function createReportsApi(kubeconfigPath?: string): Promise<ReportsApi> {
+export async function createReportsApi(
+  kubeconfigPath?: string,
+  opts: { readonly timeoutMs?: number } = {},
+): Promise<ReportsApi> {
+  const timeoutMs = opts.timeoutMs ?? REQUEST_TIMEOUT_MS;
   const k8s = await import('@kubernetes/client-node');
   const kc = new k8s.KubeConfig();
   try {
@@ -79,11 +86,26 @@ export async function createReportsApi(kubeconfigPath?: string): Promise<Reports
   const applyOptions = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply);
   const base = { group: OPENREPORTS_GROUP, version: OPENREPORTS_VERSION };
 
+  // A request the API server never answers would hold the run (and the lane) for good: after
+  // the timeout it counts as a connection error, retried like one. (The client takes no abort
+  // signal: the late answer, if any, is ignored; an apply is idempotent.)
   async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const request = fn();
+    request.catch(() => undefined);
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(new ReportsApiError(`${what}: no answer within ${timeoutMs} ms`, undefined, '')),
+        timeoutMs,
+      );
+    });
     try {
-      return await fn();
+      return await Promise.race([request, timedOut]);
     } catch (err) {
-      throw toApiError(what, err);
+      throw err instanceof ReportsApiError ? err : toApiError(what, err);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -252,6 +252,28 @@ describe('OpenReports sink', () => {
     expect(api.invalid.join('\n')).toMatch(/summary\.fail: not an integer/);
   });
 
+  it('gives up on a request the API server does not answer, as on a connection error', async () => {
+    // Before, an API server that accepted a request and never answered held the run for good.
+    const { createReportsApi, ReportsApiError } =
+      await import('../../../src/sinks/openreports/kube-api.ts');
+    const client = await createReportsApi(api.kubeconfig, { timeoutMs: 300 });
+    api.fault({ status: 0 });
+    const obj = {
+      apiVersion: 'openreports.io/v1alpha1',
+      kind: 'Report',
+      metadata: { name: 'x', namespace: 'a' },
+      results: [],
+      summary: {},
+    };
+    const err = await client.apply(obj).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ReportsApiError);
+    expect((err as InstanceType<typeof ReportsApiError>).retryable).toBe(true);
+    expect(String(err)).toMatch(/no answer within 300 ms/);
+    // The next attempt is answered.
+    await client.apply(obj);
+    expect(api.report('x', 'a')).toBeDefined();
+  });
+
   it('ignores admission records', async () => {
     const sink = await sinkWith();
     const [, v] = runOf(1, inNs('a', 1));
