@@ -58,29 +58,46 @@ export function createApiserverAuditSource(opts: ApiserverAuditOptions): Source 
     fingerprint: f.fingerprint,
   });
 
-  /** The deliveries of some lines: denials decoded, bad lines reported, the rest counted. */
-  async function decode(f: FollowedFile, lines: readonly RawLine[]): Promise<Delivery[]> {
-    const batch: Delivery[] = [];
+  /**
+   * The deliveries of some lines: denials decoded, bad lines reported, the rest counted. A bad
+   * line that cannot be set aside (the dead-letter file is not writable) holds the file there,
+   * retrying: the denials before it are delivered at once, with a checkpoint just before it,
+   * and nothing past it is acknowledged until it is written.
+   */
+  async function decode(
+    f: FollowedFile,
+    lines: readonly RawLine[],
+    deliver: Deliver,
+    signal: AbortSignal,
+  ): Promise<Delivery[]> {
+    let batch: Delivery[] = [];
+    const setAside = async (line: RawLine, code: InvalidCode, reason: string) => {
+      const before = batch;
+      await reportInvalid(
+        sink,
+        { file, line: line.number, bytes: line.bytes, code, reason },
+        {
+          signal,
+          onBlocked: async () => {
+            batch = [];
+            const at = { offset: line.start, line: line.number - 1 };
+            await deliver(before, entryFor(f, at));
+          },
+        },
+      );
+    };
     for (const line of lines) {
       if (line.tooLong || line.truncated) {
-        await reportInvalid(sink, {
-          file,
-          line: line.number,
-          bytes: line.bytes,
-          code: line.tooLong ? InvalidCode.LineTooLong : InvalidCode.TruncatedLine,
-          reason: line.tooLong ? 'line over --max-record-bytes' : 'file ends without a newline',
-        });
+        await setAside(
+          line,
+          line.tooLong ? InvalidCode.LineTooLong : InvalidCode.TruncatedLine,
+          line.tooLong ? 'line over --max-record-bytes' : 'file ends without a newline',
+        );
         continue;
       }
       const r = decodeAuditEvent(line.bytes.toString('utf8'), opts.webhookName);
       if ('invalid' in r) {
-        await reportInvalid(sink, {
-          file,
-          line: line.number,
-          bytes: line.bytes,
-          code: InvalidCode.InvalidJson,
-          reason: r.invalid,
-        });
+        await setAside(line, InvalidCode.InvalidJson, r.invalid);
         continue;
       }
       if ('skip' in r) {
@@ -130,7 +147,7 @@ export function createApiserverAuditSource(opts: ApiserverAuditOptions): Source 
       );
       for await (const ev of events) {
         // An empty batch still moves the checkpoint: past skipped lines, or to a file's end.
-        const batch = ev.kind === 'lines' ? await decode(ev.file, ev.lines) : [];
+        const batch = ev.kind === 'lines' ? await decode(ev.file, ev.lines, deliver, signal) : [];
         await deliver(batch, entryFor(ev.file, ev.position, ev.kind === 'end'));
       }
     },

@@ -1,12 +1,22 @@
-import { appendFile, copyFile, rename, truncate, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  copyFile,
+  mkdir,
+  readFile,
+  rename,
+  rm,
+  truncate,
+  writeFile,
+} from 'node:fs/promises';
 import { getEventListeners } from 'node:events';
+import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createApiserverAuditSource } from '../../../src/reader/apiserver-audit/source.ts';
 import { runReader } from '../../../src/reader/index.ts';
 import { resolveReaderConfig } from '../../../src/reader/options.ts';
 import type { Source } from '../../../src/pipeline/source.ts';
 import { allowedEvent, auditEvent } from '../../helpers/audit-events.ts';
-import { capturingTelemetry, collectingSink } from '../../helpers/reader.ts';
+import { capturingTelemetry, collectingSink, metricValue } from '../../helpers/reader.ts';
 import { waitFor } from '../../helpers/tmp.ts';
 import { useWorkspace } from '../../helpers/workspace.ts';
 
@@ -120,6 +130,34 @@ describe('API-server audit log source', () => {
       'the rest of the rotated file and the new file',
     );
     expect(second.names()).toEqual(Array.from({ length: 11 }, (_, i) => `app${30 + i}-project`));
+  });
+
+  // Bug: a bad line that could not be set aside (the dead-letter file not writable) stopped the
+  // reader with exit 1; the disk source waits there, holding nothing past the bad line.
+  it('holds the log at a bad line it cannot set aside, then goes on once it can', async () => {
+    await mkdir(join(ws.state, 'dead-letter.jsonl'), { recursive: true });
+    await writeFile(log, line(auditEvent(1)) + '{"broken\n' + line(auditEvent(3)));
+    const r = start();
+    await waitFor(() => r.c.got.length === 1, 'the denial before the bad line');
+    await waitFor(
+      async () =>
+        (await metricValue(r.telemetry, 'gk_export_dead_letter_write_failures_total')) >= 3,
+      'retries of the dead-letter write',
+    );
+    expect(r.names()).toEqual(['app1-project']);
+    await rm(join(ws.state, 'dead-letter.jsonl'), { recursive: true });
+    await waitFor(() => r.c.got.length === 2, 'the denial after the bad line');
+    expect(r.names()).toEqual(['app1-project', 'app3-project']);
+    expect(await readFile(join(ws.state, 'dead-letter.jsonl'), 'utf8')).toMatch(/"broken/);
+  });
+
+  it('stops cleanly while it waits on a bad line it cannot set aside', async () => {
+    await mkdir(join(ws.state, 'dead-letter.jsonl'), { recursive: true });
+    await writeFile(log, line(auditEvent(1)) + '{"broken\n' + line(auditEvent(3)));
+    const r = start();
+    await waitFor(() => r.c.got.length === 1, 'the denial before the bad line');
+    await r.stop();
+    expect(r.names()).toEqual(['app1-project']);
   });
 
   // Bug: every idle wait added an abort listener to the reader's signal and never removed it
