@@ -1,3 +1,4 @@
+import { GkExportError } from '../errors.ts';
 import { createDeadLetter } from '../dead-letter.ts';
 import type { MaxLag } from '../reader/lanes/coordinator.ts';
 import type { LaneSink, LaneSpec } from '../reader/lanes/lane.ts';
@@ -49,6 +50,13 @@ export function sinksFromFlags(
   config: ReaderConfig,
 ): SinkSpec[] {
   const changesOnly = opts.changesOnly === true;
+  if (changesOnly && types.every((t) => t === 'openreports')) {
+    // It would change nothing: refused rather than silently ignored.
+    throw new GkExportError(
+      'ERR_INVALID_SETTING',
+      '--changes-only is for record sinks (stdout, webhook); OpenReports always takes whole runs',
+    );
+  }
   return types.map((type): SinkSpec => {
     if (type === 'webhook') {
       return { name: type, type, changesOnly, webhook: resolveWebhookConfig(opts) };

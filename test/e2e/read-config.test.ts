@@ -98,6 +98,18 @@ describe('read configuration', () => {
     },
   );
 
+  // Bug: --changes-only with only the OpenReports sink was accepted and did nothing.
+  it('refuses --changes-only when no sink takes records one by one', async () => {
+    const r = await checkConfig(['--sink', 'openreports', '--changes-only']);
+    expect(r.code).toBe(2);
+    expect(r.err.trim().split('\n')).toEqual([
+      'gk-export read: --changes-only is for record sinks (stdout, webhook); OpenReports always takes whole runs',
+    ]);
+    const ok = await checkConfig(['--sink', 'openreports', '--sink', 'stdout', '--changes-only']);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.out).changesOnly).toBe(true);
+  });
+
   it('prints the version of package.json with --version and -V, exit 0', async () => {
     const { version } = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as {
       version: string;
