@@ -9,6 +9,8 @@
 //     has. BENCH_ROUNDS rounds (default 3), in turn; medians, and the median of per-round ratios.
 //  2. peak RSS through a 1,000,000-line backlog [≤ 80 MiB]
 //  3. idle RSS after one small run, with and without the metrics server [≤ 56 MiB]
+//  4. start-up: from spawn to the first record of a small run on stdout, beside a bare
+//     `node -e` printing one line (BENCH_STARTUP_ROUNDS rounds, default 15, medians)
 // BENCH_SCALE shrinks the runs, BENCH_IDLE_MS the idle wait (default 5000).
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, constants, openSync } from 'node:fs';
@@ -23,6 +25,7 @@ const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 5000);
 const BASELINE = process.env.GK_EXPORT_BENCH_BASELINE;
+const STARTUP_ROUNDS = Number(process.env.BENCH_STARTUP_ROUNDS ?? 15);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
@@ -250,6 +253,48 @@ async function idle(dir: string, metrics: boolean) {
   return rss;
 }
 
+/** Milliseconds from spawn until the first byte on the child's stdout (then it is killed). */
+async function firstOutputMs(cmd: string, args: string[]): Promise<number> {
+  const t0 = performance.now();
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+  const [chunk] = (await once(child.stdout!, 'data')) as [Buffer];
+  const ms = performance.now() - t0;
+  if (chunk.length === 0) throw new Error('no output');
+  child.kill('SIGKILL');
+  if (child.exitCode === null && child.signalCode === null) await once(child, 'close');
+  return ms;
+}
+
+/** Start-up of `read` (to its first record on stdout) beside a bare Node, in turn. */
+async function startup(dir: string) {
+  const root = join(dir, 'startup');
+  await mkdir(join(root, 'c'), { recursive: true });
+  await writeRun(join(root, 'c', '2026-01-01T00_00_00Z.log'), '2026-01-01T00:00:00Z', 100);
+  const bare: number[] = [];
+  const ours: number[] = [];
+  for (let r = 0; r < STARTUP_ROUNDS; r++) {
+    bare.push(await firstOutputMs(NODE, ['-e', 'console.log(1)']));
+    ours.push(
+      await firstOutputMs(NODE, [
+        ...NODE_FLAGS,
+        CLI,
+        'read',
+        '--http-port',
+        '0',
+        '--root',
+        root,
+        '--state-dir',
+        join(dir, `startup-state-${r}`),
+      ]),
+    );
+  }
+  const result = { readMs: median(ours), bareNodeMs: median(bare) };
+  console.log(
+    `\n4. start-up, spawn → first record on stdout (median of ${STARTUP_ROUNDS}): ${result.readMs.toFixed(0)} ms; bare node -e: ${result.bareNodeMs.toFixed(0)} ms`,
+  );
+  return result;
+}
+
 const dir = await mkdtemp(join(tmpdir(), 'gk-export-bench-backlog-'));
 fifoDir = dir;
 try {
@@ -260,12 +305,14 @@ try {
   console.log(
     `\n3. idle RSS ${IDLE_MS / 1000} s after one small run: ${idleOff.toFixed(1)} MiB with --http-port 0, ${idleOn.toFixed(1)} MiB serving metrics (scraped once) (target ≤ 56)`,
   );
+  const startupResult = await startup(dir);
   console.log(
     JSON.stringify({
       bench: 'backlog',
       backlog: backlogResult,
       peak,
       idleRssMiB: { metricsOff: idleOff, metricsOn: idleOn },
+      startup: startupResult,
     }),
   );
 } finally {

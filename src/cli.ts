@@ -3,11 +3,33 @@
 // semi-spaces would hold ~100 MiB of that garbage (the read buffers they point to are freed only
 // when a scavenge finds them dead). With batches of 256 KiB, 4 MiB semi-spaces measured the
 // least CPU and the lowest peak RSS (8: +6% CPU, +15 MiB; 2: more CPU, objects promoted).
-// --expose-gc lets the reader ask for one full GC when it goes idle after a burst (see
-// src/reader/pipeline.ts): without it a backlog's peak RSS stayed while idle. The image's
+// --expose-gc lets the reader ask for one full GC when it goes idle after delivering (see
+// src/pipeline/pipeline.ts): without it a backlog's peak RSS stayed while idle. The image's
 // ENTRYPOINT and `npm start` set the same flags.
-import { CommanderError } from 'commander';
-import { buildProgram } from './program.ts';
+import { registerHooks } from 'node:module';
+
+// This package's own relative imports resolve to the file they name, without Node's default
+// realpath of every one: ~200 of them at start-up ran path.resolve often enough for TurboFan to
+// compile it, and the optimizing compiler's pages (~5 MiB of the node binary) then stayed
+// resident in every idle reader. Our files are never symlinks (the entry point itself is
+// realpath'd by Node), so the URLs are the same; packages resolve as before (and only load
+// hooks, not resolve hooks, registered earlier see our own files). Registered before anything
+// else is imported, hence the dynamic imports below.
+const base = new URL('./', import.meta.url).href;
+registerHooks({
+  resolve(specifier, context, nextResolve) {
+    if (
+      (specifier.startsWith('./') || specifier.startsWith('../')) &&
+      context.parentURL?.startsWith(base) &&
+      /\.[jt]s$/.test(specifier)
+    ) {
+      return { url: new URL(specifier, context.parentURL).href, shortCircuit: true };
+    }
+    return nextResolve(specifier, context);
+  },
+});
+const { CommanderError } = await import('commander');
+const { buildProgram } = await import('./program.ts');
 
 try {
   await buildProgram().parseAsync(process.argv);

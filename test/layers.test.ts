@@ -45,7 +45,7 @@ const FORBIDDEN: { from: RegExp; to: RegExp; why: string }[] = [
     why: 'options declare settings; the component imports them, not the other way',
   },
   {
-    from: /^src\/commands\/(write|inspect|write-admission)\.ts$/,
+    from: /^src\/commands\/(write|write-run|inspect|write-admission)\.ts$/,
     to: /^src\/reader\/options\.ts$/,
     why: 'defaults live in src/config/defaults.ts',
   },

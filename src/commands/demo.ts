@@ -1,17 +1,9 @@
 import { Option, type Command } from 'commander';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setting } from '../config/commander.ts';
 import { DEFAULTS } from '../config/defaults.ts';
 import { formatDuration, parseDuration } from '../config/duration.ts';
 import { integer } from '../config/parsers.ts';
-import { startDemoAuditor } from '../demo/simulator.ts';
-import { runReader } from '../reader/index.ts';
-import { resolveReaderConfig } from '../reader/options.ts';
-import { createStdoutSink, rawFormat } from '../sinks/stdout.ts';
-import { createTelemetry } from '../telemetry/index.ts';
-import { createAuditLogger } from '../writer/audit-log.ts';
+import type { DemoOptions } from './demo-run.ts';
 
 /**
  * Registers `gk-export demo` (what `npm start` runs): a simulated cluster is audited every
@@ -48,63 +40,9 @@ export function registerDemo(program: Command): void {
       }),
     )
     .addOption(new Option('--no-reader', 'only write; do not run the reader'))
-    .action(
-      async (opts: {
-        root?: string;
-        interval: number;
-        runs: number;
-        maxAuditResults: number;
-        reader: boolean;
-      }) => {
-        const base = opts.root ?? (await mkdtemp(join(tmpdir(), 'gk-export-demo-')));
-        const root = opts.root ?? join(base, 'topics');
-        const telemetry = createTelemetry({ level: 'info' });
-        telemetry.log.info(
-          { root },
-          'demo: auditing a simulated cluster; violations follow on stdout (Ctrl-C stops)',
-        );
-        const ac = new AbortController();
-        process.once('SIGINT', () => ac.abort());
-        process.once('SIGTERM', () => ac.abort());
-        const readerStop = new AbortController();
-        const reader = opts.reader
-          ? runReader(
-              resolveReaderConfig({ root, followOpen: false, pollInterval: 1000 }),
-              {
-                sink: createStdoutSink({ format: rawFormat({ includeMarkers: false }) }),
-                telemetry,
-              },
-              readerStop.signal,
-            )
-          : Promise.resolve();
-        const audits = await startDemoAuditor({
-          root,
-          intervalMs: opts.interval,
-          runs: opts.runs,
-          maxAuditResults: opts.maxAuditResults,
-          signal: ac.signal,
-          auditLog: createAuditLogger(),
-        });
-        if (opts.reader && !ac.signal.aborted) {
-          // A bounded demo (--runs): let the reader deliver the last run, then stop.
-          await waitForDelivery(telemetry, audits, ac.signal);
-        }
-        readerStop.abort();
-        await reader;
-      },
-    );
-}
-
-/** Resolves once `runs` runs are reported delivered (or the signal aborts). */
-async function waitForDelivery(
-  telemetry: ReturnType<typeof createTelemetry>,
-  runs: number,
-  signal: AbortSignal,
-): Promise<void> {
-  const metric = telemetry.metrics.runsCompleted;
-  while (!signal.aborted) {
-    const values = (await metric.get()).values;
-    if (values.reduce((a, v) => a + v.value, 0) >= runs) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+    .action(async (opts: DemoOptions) => {
+      // Loaded only when the demo runs: `read` never loads the writer or the simulator.
+      const { runDemo } = await import('./demo-run.ts');
+      await runDemo(opts);
+    });
 }

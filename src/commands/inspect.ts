@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { boolOption, setting } from '../config/commander.ts';
 import { DEFAULTS, defaultStateDir } from '../config/defaults.ts';
 import { parsePath } from '../config/parsers.ts';
-import { formatInspectTable, inspectRoot } from '../reader/inspect.ts';
 
 /**
  * Registers `gk-export inspect`: a table of runs per channel with delivery progress.
@@ -28,6 +27,8 @@ export function registerInspect(program: Command): void {
     .action(async (opts: { root: string; stateDir?: string; json?: boolean }) => {
       const root = parsePath(opts.root);
       const stateDir = opts.stateDir ? parsePath(opts.stateDir) : defaultStateDir(root);
+      // Loaded only when inspecting: no other command needs it.
+      const { formatInspectTable, inspectRoot } = await import('../reader/inspect.ts');
       const reports = await inspectRoot(root, stateDir);
       if (opts.json) {
         for (const r of reports) process.stdout.write(JSON.stringify(r) + '\n');

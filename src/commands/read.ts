@@ -9,7 +9,7 @@ import { changesOnlyOptions } from '../sinks/changes-only/options.ts';
 import { openReportsOptions } from '../sinks/openreports/options.ts';
 import { webhookOptions } from '../sinks/webhook/options.ts';
 import { isGkExportError } from '../errors.ts';
-import { runReader, type LaneSink } from '../reader/index.ts';
+import type { LaneSink } from '../reader/index.ts';
 import { readerOptions, resolveReaderConfig, type ReaderConfig } from '../reader/options.ts';
 import {
   lanesOf,
@@ -133,6 +133,8 @@ export function registerRead(program: Command): void {
       return;
     }
     const telemetry = createTelemetry({ level: config.logLevel, defaults: true });
+    // Loaded once `read` runs (not for --help or --check-config, nor for the other commands).
+    const { runReader } = await import('../reader/index.ts');
     /** The sinks of the reader running now (a Connection's change starts a new one). */
     const opened = new Set<LaneSink>();
     // Loaded only when selected (it hashes with node:crypto).

@@ -2,6 +2,7 @@ import { access, mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsyncDir } from '../durable-fs.ts';
 import { GkExportError, errnoCode, type CheckpointErrorCode } from '../errors.ts';
+import { monotonicMs } from '../telemetry/clock.ts';
 
 /** How far one file has been delivered. Keyed by source + channel + run + inode. */
 export interface CheckpointEntry {
@@ -107,7 +108,7 @@ export async function openCheckpointStore(
   async function write(): Promise<boolean> {
     if (!dirty) return false;
     dirty = false;
-    lastWriteAt = performance.now();
+    lastWriteAt = monotonicMs();
     const body: CheckpointFile = { version: 1, checkpoints: [...entries.values()] };
     const text = JSON.stringify(body);
     const tmp = join(dir, TMP);
@@ -172,7 +173,7 @@ export async function openCheckpointStore(
      */
     flushSoon(): Promise<boolean> {
       if (soon) return soon;
-      const wait = lastWriteAt + intervalMs - performance.now();
+      const wait = lastWriteAt + intervalMs - monotonicMs();
       if (wait <= 0) return flush();
       soon = new Promise<boolean>((resolve, reject) => {
         scheduled = {

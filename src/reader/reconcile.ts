@@ -5,6 +5,7 @@
 import { errnoCode } from '../errors.ts';
 import { checkpointKey } from '../pipeline/checkpoint.ts';
 import { InvalidCode } from '../telemetry/index.ts';
+import { monotonicMs } from '../telemetry/clock.ts';
 import { dropRun, pathInRoot, wake, type Channel } from './channel.ts';
 import { inChannelDir } from './channel-dir.ts';
 import type { SourceContext } from './disk-context.ts';
@@ -51,7 +52,7 @@ export function requestScan(ctx: SourceContext, ch: Channel): void {
   ch.scanning = (async () => {
     do {
       ch.rescan = false;
-      const started = performance.now();
+      const started = monotonicMs();
       try {
         await reconcile(ctx, ch);
         if (ch.scanFailure !== undefined) {
@@ -70,10 +71,7 @@ export function requestScan(ctx: SourceContext, ch: Channel): void {
         // backlog of N files consumed one by one would cost N scans of up to N entries.
         // Spacing scans by a multiple of their own duration bounds them to a share of the
         // time (a small directory is rescanned within a millisecond or so).
-        const pause = Math.min(
-          SCAN_PAUSE_MAX_MS,
-          (performance.now() - started) * SCAN_PAUSE_FACTOR,
-        );
+        const pause = Math.min(SCAN_PAUSE_MAX_MS, (monotonicMs() - started) * SCAN_PAUSE_FACTOR);
         await new Promise((resolve) => setTimeout(resolve, pause));
       }
     } while (ch.rescan && !ctx.halt.aborted);

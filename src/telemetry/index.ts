@@ -8,6 +8,7 @@ export {
   setLogFormat,
   LOG_FORMATS,
   LOG_LEVELS,
+  type LogDestination,
   type LogFormat,
   type Logger,
   type LogLevel,

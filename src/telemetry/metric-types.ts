@@ -2,6 +2,7 @@
 // loaded. prom-client (tens of MiB resident with the Node modules it pulls in) is loaded only
 // when metrics are served (src/telemetry/prometheus.ts), and it reads these through `get()`,
 // which returns what a prom-client metric's `get()` returns.
+import { monotonicMs } from './clock.ts';
 
 /** Label values by label name (a label not given is empty, as in prom-client). */
 export type Labels<L extends string> = Partial<Record<L, string | number>>;
@@ -183,9 +184,9 @@ export class Histogram<L extends string = never> extends Metric<L, HistogramStat
 
   /** Starts a timer; calling the returned function observes the seconds elapsed. */
   startTimer(labels: Labels<L> = {}): () => number {
-    const t0 = performance.now();
+    const t0 = monotonicMs();
     return () => {
-      const seconds = (performance.now() - t0) / 1000;
+      const seconds = (monotonicMs() - t0) / 1000;
       this.observe(labels, seconds);
       return seconds;
     };

@@ -1,4 +1,4 @@
-import type { DestinationStream } from 'pino';
+import type { LogDestination } from './logger.ts';
 
 const LEVEL_NAMES: Record<number, string> = {
   10: 'trace',
@@ -33,14 +33,14 @@ function valueText(v: unknown): string {
     return v !== '' && quoted.length === v.length + 2 && !/[\s=]/.test(v) ? v : quoted;
   }
   if (typeof v === 'object' && v !== null && 'message' in v && 'type' in v) {
-    // pino's serialized Error: its message is the part a person acts on.
+    // A serialized Error (pino's shape): its message is the part a person acts on.
     return JSON.stringify(String((v as { message: unknown }).message));
   }
   return JSON.stringify(v) ?? String(v);
 }
 
 /**
- * One pino record as one line for a person: time, level, message, then `key=value` for every
+ * One log record as one line for a person: time, level, message, then `key=value` for every
  * other field (strings bare when they need no quotes, anything else as JSON).
  *
  * @example
@@ -68,18 +68,18 @@ export function formatLogRecord(rec: Record<string, unknown>, colors: boolean): 
 }
 
 /**
- * A pino destination that turns each JSON line into {@link formatLogRecord}'s line on `out`.
+ * A log destination that turns each JSON line into {@link formatLogRecord}'s line on `out`.
  * A line that is not JSON is passed through as it is.
  *
  * @example
  * ```ts
- * const log = pino({}, textDestination(process.stderr, { colors: process.stderr.isTTY }));
+ * const log = createLogger({ destination: textDestination(process.stderr, { colors: true }) });
  * ```
  */
 export function textDestination(
   out: { write(s: string): unknown },
   opts: { colors: boolean },
-): DestinationStream {
+): LogDestination {
   return {
     write(json: string) {
       let rec: unknown;

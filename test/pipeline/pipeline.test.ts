@@ -189,7 +189,29 @@ describe('pipeline group commit', () => {
       const { deliver } = await setup();
       for (let i = 0; i < 64; i++) await deliver(batch(i * 10, 10), entry((i + 1) * 10));
       await waitFor(() => calls.length === 1, 'a GC after the burst', 5000);
-      expect(calls[0]).toEqual({ type: 'major', execution: 'async' });
+      expect(calls[0]).toMatchObject({ type: 'major' });
+    } finally {
+      g.gc = saved;
+    }
+  });
+
+  it('shrinks the heap once idle after any delivery, once per idle period', async () => {
+    // Pins: after one small run the young generation kept the size its burst grew it to (a GC
+    // was asked for only after 64 batches, and a regular one does not shrink it).
+    const calls: object[] = [];
+    const g = globalThis as { gc?: (opts: object) => void };
+    const saved = g.gc;
+    g.gc = (opts) => void calls.push(opts);
+    try {
+      const { deliver } = await setup();
+      await deliver(batch(0, 10), entry(10));
+      await waitFor(() => calls.length === 1, 'a GC once idle after one batch', 5000);
+      expect(calls[0]).toEqual({ type: 'major', execution: 'async', flavor: 'last-resort' });
+      // Idle without deliveries: no further GC (its 2 s delay would have passed).
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(calls).toHaveLength(1);
+      await deliver(batch(10, 10), entry(20));
+      await waitFor(() => calls.length === 2, 'a GC once idle after the next batch', 5000);
     } finally {
       g.gc = saved;
     }

@@ -1,5 +1,6 @@
 // Pins: every reader loaded prom-client, and an ES import of node:http loaded Node's bundled
-// undici, whether or not metrics were served (tens of MiB resident in every sidecar).
+// undici, whether or not metrics were served (tens of MiB resident in every sidecar); every
+// `read` loaded the other commands' code (demo, writer, inspect), pino and perf_hooks.
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -9,12 +10,16 @@ import { CLI } from '../helpers/cli.ts';
 import { auditIdOf, writeCompletedRun } from '../helpers/runs.ts';
 import { makeTmpDir, waitFor } from '../helpers/tmp.ts';
 
-// Printed on SIGUSR2: the Node modules and the CommonJS files the process has loaded.
-const PRELOAD = `import { createRequire } from 'node:module';
+// Printed on SIGUSR2: the Node modules, the CommonJS files and every module URL the process has
+// loaded.
+const PRELOAD = `import { createRequire, registerHooks } from 'node:module';
 const req = createRequire(import.meta.url);
+const urls = [];
+registerHooks({ load(url, context, next) { urls.push(url); return next(url, context); } });
 process.on('SIGUSR2', () => process.stderr.write('LOADED ' + JSON.stringify({
   builtins: process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)),
   files: Object.keys(req.cache),
+  urls,
 }) + '\\n'));
 `;
 
@@ -63,7 +68,7 @@ describe('what a reader loads', () => {
         () => err.split('\n').find((l) => l.startsWith('LOADED ')),
         'the list of loaded modules',
       );
-      return JSON.parse(line.slice(7)) as { builtins: string[]; files: string[] };
+      return JSON.parse(line.slice(7)) as { builtins: string[]; files: string[]; urls: string[] };
     } finally {
       child.kill('SIGTERM');
       await new Promise((r) => child.on('close', r));
@@ -76,6 +81,18 @@ describe('what a reader loads', () => {
     expect(builtins).not.toContain('http');
     expect(builtins).not.toContain('https');
     expect(builtins).not.toContain('internal/deps/undici/undici');
+  });
+
+  it('loads neither the other commands’ code, nor pino, nor perf_hooks', async () => {
+    const { builtins, files, urls } = await loadedBy(0);
+    // The CLI runs from src/ (type stripping) here, from dist/ in the image.
+    const ours = urls.flatMap((u) => /\/(?:src|dist)\/(.+)\.[jt]s$/.exec(u)?.[1] ?? []);
+    expect(ours).toContain('reader/index');
+    expect(
+      ours.filter((f) => /^(demo\/|writer\/|reader\/inspect|commands\/(demo|write)-run)/.test(f)),
+    ).toEqual([]);
+    expect([...files, ...urls].filter((f) => f.includes('/node_modules/pino'))).toEqual([]);
+    expect(builtins).not.toContain('perf_hooks');
   });
 
   it('loads prom-client and node:http, still without undici, when it serves metrics', async () => {

@@ -13,12 +13,12 @@ const TIME = '2026-01-01T10:00:00.123Z';
 const ESC = '\x1b[';
 
 // Reports on stderr when the text formatter's module is loaded: it must stay unloaded for JSON.
+// (A load hook: the CLI resolves its own relative imports itself, before resolve hooks.)
 const WATCH_TEXT_FORMAT = `data:text/javascript,${encodeURIComponent(`
 import { registerHooks } from 'node:module';
-registerHooks({ resolve(s, c, next) {
-  const r = next(s, c);
-  if (r.url.includes('text-format')) process.stderr.write('LOADED text-format\\n');
-  return r;
+registerHooks({ load(url, c, next) {
+  if (url.includes('text-format')) process.stderr.write('LOADED text-format\\n');
+  return next(url, c);
 } });`)}`;
 
 describe('the text log format', () => {
