@@ -216,10 +216,16 @@ export function createLineReader(fh: FileHandle, from: LinePosition, opts: LineR
     );
   }
 
-  /** Splits complete lines out of `pending`, up to `max`. */
-  function split(out: RawLine[], max: number): void {
+  /**
+   * Splits complete lines out of `pending`, up to `max` lines and until `budget` bytes are
+   * reached (the line that reaches it included). Where a batch ends then depends only on where
+   * it starts, not on where a read happened to end: a batch read again after a restart, from
+   * the same checkpoint, holds the same lines. Returns the bytes of the lines split.
+   */
+  function split(out: RawLine[], max: number, budget: number): number {
     let from = 0;
-    while (out.length < max) {
+    let used = 0;
+    while (out.length < max && used < budget) {
       const nl = pending.indexOf(NL, from);
       if (skipping) {
         if (nl < 0) {
@@ -237,6 +243,7 @@ export function createLineReader(fh: FileHandle, from: LinePosition, opts: LineR
           }),
         );
         skipping = undefined;
+        used += out[out.length - 1]!.end - out[out.length - 1]!.start;
         from = nl + 1;
         continue;
       }
@@ -264,6 +271,7 @@ export function createLineReader(fh: FileHandle, from: LinePosition, opts: LineR
       } else {
         out.push(makeLine(from, nl));
       }
+      used += nl + 1 - from;
       from = nl + 1;
     }
     if (from > 0) {
@@ -272,6 +280,7 @@ export function createLineReader(fh: FileHandle, from: LinePosition, opts: LineR
       pending = from >= pending.length ? EMPTY : pending.subarray(from);
       pendingStart += from;
     }
+    return used;
   }
 
   return {
@@ -284,10 +293,9 @@ export function createLineReader(fh: FileHandle, from: LinePosition, opts: LineR
       let bytes = 0;
       for (;;) {
         const before = out.length;
-        split(out, maxLines);
+        bytes += split(out, maxLines, maxBytes - bytes);
         // Before the next fill can let go of the chunk these lines lie in.
         holdFor(out, before);
-        for (let i = before; i < out.length; i++) bytes += out[i]!.end - out[i]!.start;
         if (out.length >= maxLines || bytes >= maxBytes) return out;
         if (!(await fill())) return out;
       }

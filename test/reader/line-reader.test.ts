@@ -42,6 +42,31 @@ describe('line reader', () => {
     expect(pos).toEqual({ offset: 13, line: 4 });
   });
 
+  // Bug: a batch bounded by bytes took every line of the read buffer (1 MiB), so where it ended
+  // depended on where the read had started: the same batch read again after a restart, from
+  // the same checkpoint, could hold other lines (and a webhook request another Idempotency-Key).
+  it('ends a batch bounded by bytes at the same line whatever the read size', async () => {
+    const text = Array.from({ length: 100 }, (_, i) => `line ${i}`.padEnd(49, '.') + '\n').join('');
+    await writeFile(file, text);
+    const batches = async (chunkBytes: number, offset: number, line: number) => {
+      const fh = await open(file, 'r');
+      try {
+        const r = createLineReader(fh, { offset, line }, { maxLineBytes: 1000, chunkBytes });
+        const sizes: number[] = [];
+        for (let b = await r.read(1000, 500); b.length > 0; b = await r.read(1000, 500)) {
+          sizes.push(b.length);
+        }
+        return sizes;
+      } finally {
+        await fh.close();
+      }
+    };
+    expect(await batches(64, 0, 0)).toEqual(Array(10).fill(10));
+    expect(await batches(1 << 20, 0, 0)).toEqual(Array(10).fill(10));
+    // From a checkpoint at the end of the third batch: the rest in the same batches.
+    expect(await batches(1 << 20, 1500, 30)).toEqual(Array(7).fill(10));
+  });
+
   it('leaves a trailing partial line unread until it is completed', async () => {
     await writeFile(file, 'one\ntw');
     const fh = await open(file, 'r');
