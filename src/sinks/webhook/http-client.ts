@@ -41,7 +41,13 @@ export function createHttpClient(config: WebhookConfig) {
     : process.getBuiltinModule('node:http').request;
 
   return {
-    post(url: URL, headers: Record<string, string>, body: Buffer): Promise<HttpOutcome> {
+    /** Posts `body` (its parts one after the other, `length` bytes in all). */
+    post(
+      url: URL,
+      headers: Record<string, string>,
+      body: readonly Buffer[],
+      length: number,
+    ): Promise<HttpOutcome> {
       return new Promise((resolve) => {
         let settled = false;
         const done = (o: HttpOutcome) => {
@@ -53,7 +59,7 @@ export function createHttpClient(config: WebhookConfig) {
         const req = send(url, {
           method: 'POST',
           agent,
-          headers: { ...headers, 'content-length': String(body.length) },
+          headers: { ...headers, 'content-length': String(length) },
         });
         const timer = setTimeout(() => {
           req.destroy();
@@ -87,7 +93,10 @@ export function createHttpClient(config: WebhookConfig) {
           clearTimeout(timer);
           done({ kind: 'error', error: err.message, timeout: false });
         });
-        req.end(body);
+        // Written before the socket is assigned, the parts wait in the request and leave with
+        // its head in one writev.
+        for (const part of body) req.write(part);
+        req.end();
       });
     },
     close(): void {

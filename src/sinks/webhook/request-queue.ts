@@ -1,7 +1,7 @@
 import { interruptedError } from './interrupted.ts';
 
 /** How items are packed into requests and how many requests are in flight. */
-export interface RequestQueueOptions<T> {
+export interface RequestQueueOptions<T, P = undefined> {
   /** Items per request at most. */
   readonly maxItems: number;
   /** Sum of `size` per request at most (an item larger on its own leaves alone). */
@@ -12,10 +12,17 @@ export interface RequestQueueOptions<T> {
   /** Requests in flight at once. */
   readonly concurrency: number;
   /**
-   * Sends one request: resolves once its items are delivered (or set aside for good), rejects
-   * when it is given up on. Retrying is its business, not the queue's.
+   * Builds a request from its items as soon as it is complete (full, or leaving), before its
+   * turn to be sent: so the next request is ready while the one before it is in flight. A
+   * throw fails the request in its turn, as a rejected `send` would.
    */
-  readonly send: (items: readonly T[]) => Promise<void>;
+  readonly prepare?: (items: readonly T[]) => P;
+  /**
+   * Sends one request (with what `prepare` built): resolves once its items are delivered (or
+   * set aside for good), rejects when it is given up on. Retrying is its business, not the
+   * queue's.
+   */
+  readonly send: (items: readonly T[], prepared: P) => Promise<void>;
 }
 
 /** Requests filled in order, sent in order, at most `concurrency` in flight. */
@@ -40,9 +47,11 @@ export interface RequestQueue<T> {
 }
 
 /** One request being filled or waiting to leave; `acked` settles with its delivery. */
-interface Request<T> {
+interface Request<T, P> {
   readonly items: T[];
   bytes: number;
+  /** What `prepare` made of the items once the request left the tail (or why it could not). */
+  prepared?: { readonly value: P } | { readonly error: unknown };
   readonly acked: Promise<void>;
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
@@ -63,11 +72,13 @@ interface Request<T> {
  * await queue.add(batch); // every record of `batch` acknowledged
  * ```
  */
-export function createRequestQueue<T>(opts: RequestQueueOptions<T>): RequestQueue<T> {
-  let tail: Request<T> | undefined;
+export function createRequestQueue<T, P = undefined>(
+  opts: RequestQueueOptions<T, P>,
+): RequestQueue<T> {
+  let tail: Request<T, P> | undefined;
   let tailTimer: NodeJS.Timeout | undefined;
-  const waiting: Request<T>[] = [];
-  const sending = new Set<Request<T>>();
+  const waiting: Request<T, P>[] = [];
+  const sending = new Set<Request<T, P>>();
   let active = 0;
   let stopped = false;
   /** Why the first request given up on was; every later request is rejected with it. */
@@ -77,9 +88,20 @@ export function createRequestQueue<T>(opts: RequestQueueOptions<T>): RequestQueu
     clearTimeout(tailTimer);
     tailTimer = undefined;
     if (!tail) return;
-    waiting.push(tail);
+    const req = tail;
     tail = undefined;
+    // (A request that will not be sent is not built.)
+    if (failure === undefined && !stopped) req.prepared = prepare(req.items);
+    waiting.push(req);
     dispatch();
+  }
+
+  function prepare(items: readonly T[]): { value: P } | { error: unknown } {
+    try {
+      return { value: opts.prepare ? opts.prepare(items) : (undefined as P) };
+    } catch (error) {
+      return { error };
+    }
   }
 
   function dispatch(): void {
@@ -91,8 +113,8 @@ export function createRequestQueue<T>(opts: RequestQueueOptions<T>): RequestQueu
       }
       active += 1;
       sending.add(req);
-      opts
-        .send(req.items)
+      const prepared = req.prepared ?? prepare(req.items);
+      ('error' in prepared ? Promise.reject(prepared.error) : opts.send(req.items, prepared.value))
         .then(req.resolve, (err: unknown) => {
           failure ??= err;
           req.reject(err);
@@ -144,7 +166,7 @@ export function createRequestQueue<T>(opts: RequestQueueOptions<T>): RequestQueu
   };
 }
 
-function newRequest<T>(): Request<T> {
+function newRequest<T, P>(): Request<T, P> {
   let resolve!: () => void;
   let reject!: (err: unknown) => void;
   const acked = new Promise<void>((res, rej) => {

@@ -1,6 +1,7 @@
 import type { Delivery, Sink } from '../sink.ts';
 import { formatSpec } from './formats.ts';
 import { interruptedError } from './interrupted.ts';
+import { lineByteLength } from './line-bytes.ts';
 import { redactUrl, type WebhookConfig } from './options.ts';
 import { createRequestQueue } from './request-queue.ts';
 import { createWebhookService, type WebhookServiceDeps } from './service.ts';
@@ -41,13 +42,15 @@ export function createWebhookSink(
       'TLS verification of the webhook receiver is OFF (--webhook-insecure-skip-verify)',
     );
   }
-  const queue = createRequestQueue<Delivery>({
+  const queue = createRequestQueue({
     maxItems: spec.perRequest ?? config.batchMaxRecords,
     maxBytes: config.batchMaxBytes,
-    size: (d) => (d.bytes?.length ?? Buffer.byteLength(d.raw)) + 1,
+    size: (d: Delivery) => lineByteLength(d) + 1,
     flushIntervalMs: config.flushIntervalMs,
     concurrency: config.concurrency,
-    send: (records) => service.send(records),
+    // Each request is built as soon as it is complete: while the one before it is in flight.
+    prepare: (records) => service.build(records),
+    send: (records, request) => service.send(records, request),
   });
   let closed: Promise<void> | undefined;
 
