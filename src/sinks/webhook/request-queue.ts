@@ -114,16 +114,27 @@ export function createRequestQueue<T, P = undefined>(
       active += 1;
       sending.add(req);
       const prepared = req.prepared ?? prepare(req.items);
-      ('error' in prepared ? Promise.reject(prepared.error) : opts.send(req.items, prepared.value))
-        .then(req.resolve, (err: unknown) => {
+      ('error' in prepared
+        ? Promise.reject(prepared.error)
+        : opts.send(req.items, prepared.value)
+      ).then(
+        () => {
+          sending.delete(req);
+          active -= 1;
+          // The next request leaves before this one's ack wakes the caller: an HTTP client
+          // writes a request on the next tick, and the caller's next steps (reading and
+          // checking the next batch) run as promise jobs that would hold that tick back.
+          dispatch();
+          process.nextTick(req.resolve);
+        },
+        (err: unknown) => {
           failure ??= err;
           req.reject(err);
-        })
-        .finally(() => {
           sending.delete(req);
           active -= 1;
           dispatch();
-        });
+        },
+      );
     }
   }
 

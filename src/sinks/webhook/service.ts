@@ -100,7 +100,9 @@ export function createWebhookService(
       stop();
       if (outcome.kind === 'response' && outcome.status >= 200 && outcome.status < 300) {
         notePartialSuccess(deps.telemetry, config.format, outcome.body, records.length, name);
-        metrics.delivered.inc({ sink: name }, records.filter((d) => !d.marker).length);
+        let delivered = 0;
+        for (const d of records) if (!d.marker) delivered += 1;
+        metrics.delivered.inc({ sink: name }, delivered);
         metrics.sinkUp.set({ sink: name }, 1);
         return;
       }

@@ -62,8 +62,13 @@ export function createWebhookSink(
   return {
     name: deps.name ?? 'webhook',
     window: config.concurrency + 1,
+    // A request of a completed run is one batch: read batches of a request's size.
+    batch:
+      spec.perRequest === undefined
+        ? { maxRecords: config.batchMaxRecords, maxBytes: config.batchMaxBytes }
+        : undefined,
     write(batch, hint) {
-      return queue.add(spec.markers ? batch : batch.filter((d) => !d.marker), hint?.more);
+      return queue.add(spec.markers ? batch : withoutMarkers(batch), hint?.more);
     },
     flush: () => queue.flush(),
     interrupt,
@@ -80,4 +85,10 @@ export function createWebhookSink(
       return closed;
     },
   };
+}
+
+/** The batch without its run markers; the batch itself when it has none (no copy). */
+function withoutMarkers(batch: readonly Delivery[]): readonly Delivery[] {
+  for (const d of batch) if (d.marker) return batch.filter((r) => !r.marker);
+  return batch;
 }

@@ -228,4 +228,29 @@ describe('webhook request queue', () => {
     await expect(second).rejects.toBe(boom);
     expect(service.calls.map((c) => c.items)).toEqual([items(2)]);
   });
+
+  it('sends the next request before it acknowledges the one before, so the ack cannot hold back its write', async () => {
+    // Regression: the ack came first, and the work it woke (the next batch read and checked,
+    // all promise jobs) ran before the HTTP client's next tick wrote the next request.
+    const service = fakeService();
+    const order: string[] = [];
+    const q = queueOf(service, {
+      maxItems: 2,
+      concurrency: 1,
+      send: (its) => {
+        order.push(`send ${its[0]}`);
+        process.nextTick(() => order.push(`written ${its[0]}`));
+        return service.send(its);
+      },
+    });
+    const first = q.add(items(2));
+    const second = q.add(items(2, 2));
+    void first.then(() => order.push('first acknowledged'));
+    await new Promise((r) => process.nextTick(r));
+    service.calls[0]!.ok();
+    await first;
+    expect(order).toEqual(['send i0', 'written i0', 'send i2', 'written i2', 'first acknowledged']);
+    service.calls[1]!.ok();
+    await second;
+  });
 });
