@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, RequestOptions } from 'node:http';
+import { urlToHttpOptions } from 'node:url';
 import type { WebhookConfig } from './options.ts';
 
 /** What came back (or why nothing did). */
@@ -40,14 +41,20 @@ export function createHttpClient(config: WebhookConfig) {
     ? process.getBuiltinModule('node:https').request
     : process.getBuiltinModule('node:http').request;
 
+  /** Request options of a URL (host, port, path, auth), worked out once per URL. */
+  const targets = new Map<string, RequestOptions>();
+  const target = (url: URL): RequestOptions => {
+    let t = targets.get(url.href);
+    if (!t) {
+      t = { ...urlToHttpOptions(url), method: 'POST', agent };
+      targets.set(url.href, t);
+    }
+    return t;
+  };
+
   return {
-    /** Posts `body` (its parts one after the other, `length` bytes in all). */
-    post(
-      url: URL,
-      headers: Record<string, string>,
-      body: readonly Buffer[],
-      length: number,
-    ): Promise<HttpOutcome> {
+    /** Posts `body`, its parts one after the other (`headers` give its content-length). */
+    post(url: URL, headers: Record<string, string>, body: readonly Buffer[]): Promise<HttpOutcome> {
       return new Promise((resolve) => {
         let settled = false;
         const done = (o: HttpOutcome) => {
@@ -56,11 +63,7 @@ export function createHttpClient(config: WebhookConfig) {
             resolve(o);
           }
         };
-        const req = send(url, {
-          method: 'POST',
-          agent,
-          headers: { ...headers, 'content-length': String(length) },
-        });
+        const req = send({ ...target(url), headers });
         const timer = setTimeout(() => {
           req.destroy();
           done({
@@ -70,10 +73,11 @@ export function createHttpClient(config: WebhookConfig) {
           });
         }, config.timeoutMs);
         req.on('response', (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (s: string) => {
-            if (text.length < EXCERPT) text += s.slice(0, EXCERPT - text.length);
+          const excerpt: Buffer[] = [];
+          let kept = 0;
+          res.on('data', (chunk: Buffer) => {
+            if (kept < EXCERPT) excerpt.push(chunk.subarray(0, EXCERPT - kept));
+            kept += chunk.length;
           });
           res.on('end', () => {
             clearTimeout(timer);
@@ -81,7 +85,7 @@ export function createHttpClient(config: WebhookConfig) {
               kind: 'response',
               status: res.statusCode ?? 0,
               headers: res.headers,
-              body: text,
+              body: excerpt.length === 0 ? '' : Buffer.concat(excerpt).toString('utf8'),
             });
           });
           res.on('error', (err) => {
@@ -95,8 +99,8 @@ export function createHttpClient(config: WebhookConfig) {
         });
         // Written before the socket is assigned, the parts wait in the request and leave with
         // its head in one writev.
-        for (const part of body) req.write(part);
-        req.end();
+        for (let i = 0; i < body.length - 1; i++) req.write(body[i]!);
+        req.end(body[body.length - 1]);
       });
     },
     close(): void {

@@ -96,7 +96,7 @@ export function createWebhookService(
     for (let attempt = 0; ; attempt++) {
       if (interrupted && attempt > 0) throw interruptedError('stopped while retrying a request');
       const stop = metrics.sinkRequestSeconds.startTimer({ sink: name });
-      const outcome: HttpOutcome = await client.post(req.url, req.headers, req.body, req.length);
+      const outcome: HttpOutcome = await client.post(req.url, req.headers, req.body);
       stop();
       if (outcome.kind === 'response' && outcome.status >= 200 && outcome.status < 300) {
         notePartialSuccess(deps.telemetry, config.format, outcome.body, records.length, name);
