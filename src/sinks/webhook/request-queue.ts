@@ -48,7 +48,7 @@ export interface RequestQueue<T> {
 
 /** One request being filled or waiting to leave; `acked` settles with its delivery. */
 interface Request<T, P> {
-  readonly items: T[];
+  items: T[];
   bytes: number;
   /** What `prepare` made of the items once the request left the tail (or why it could not). */
   prepared?: { readonly value: P } | { readonly error: unknown };
@@ -146,16 +146,25 @@ export function createRequestQueue<T, P = undefined>(
   return {
     add(items, more) {
       const acks: Promise<void>[] = [];
-      for (const item of items) {
-        const n = opts.size(item);
-        if (tail && (tail.items.length >= opts.maxItems || tail.bytes + n > opts.maxBytes)) {
+      // An indexed loop, and the items that go into one request copied at once: this runs once
+      // per batch, too seldom to be optimized, and there `for…of` and a `push` per item
+      // allocated for every record. `items[from, i)` belong to the tail, not yet copied.
+      let from = 0;
+      for (let i = 0; i < items.length; i++) {
+        const n = opts.size(items[i]!);
+        if (
+          tail &&
+          (tail.items.length + i - from >= opts.maxItems || tail.bytes + n > opts.maxBytes)
+        ) {
+          append(tail, items, from, i);
+          from = i;
           leave();
         }
         tail ??= newRequest();
         if (acks[acks.length - 1] !== tail.acked) acks.push(tail.acked);
-        tail.items.push(item);
         tail.bytes += n;
       }
+      if (tail) append(tail, items, from, items.length);
       if (tail && (tail.items.length >= opts.maxItems || !more || !opts.flushIntervalMs)) {
         leave();
       } else if (tail && !tailTimer) {
@@ -175,6 +184,13 @@ export function createRequestQueue<T, P = undefined>(
       clearTimeout(tailTimer);
     },
   };
+}
+
+/** Copies `items[from, to)` into the request. */
+function append<T, P>(req: Request<T, P>, items: readonly T[], from: number, to: number): void {
+  if (from === to) return;
+  if (req.items.length === 0) req.items = items.slice(from, to);
+  else for (let k = from; k < to; k++) req.items.push(items[k]!);
 }
 
 function newRequest<T, P>(): Request<T, P> {

@@ -101,7 +101,7 @@ export function createWebhookService(
       if (outcome.kind === 'response' && outcome.status >= 200 && outcome.status < 300) {
         notePartialSuccess(deps.telemetry, config.format, outcome.body, records.length, name);
         let delivered = 0;
-        for (const d of records) if (!d.marker) delivered += 1;
+        for (let i = 0; i < records.length; i++) if (!records[i]!.marker) delivered += 1;
         metrics.delivered.inc({ sink: name }, delivered);
         metrics.sinkUp.set({ sink: name }, 1);
         return;
