@@ -61,7 +61,9 @@ export function createWebhookSink(
 
   return {
     name: deps.name ?? 'webhook',
-    window: config.concurrency + 1,
+    // The requests in flight, and two more built to go: a receiver that is slow to answer one
+    // request (a pause of its own) does not leave the reader idle at once.
+    window: config.concurrency + 2,
     // A request of a completed run is one batch: read batches of a request's size.
     batch:
       spec.perRequest === undefined
