@@ -8,10 +8,8 @@ import type { WebhookConfig } from './options.ts';
 export interface WebhookRequest {
   readonly url: URL;
   readonly headers: Record<string, string>;
-  /** The body in parts, sent one after the other (in one write); never empty. */
+  /** The body in parts, sent one after the other (in one write); `headers` give its length. */
   readonly body: readonly Buffer[];
-  /** The body's length in bytes (its Content-Length). */
-  readonly length: number;
 }
 
 /**
@@ -53,7 +51,7 @@ export function createRequestBuilder(
     let length = 0;
     for (const part of body) length += part.length;
     headers['content-length'] = String(length);
-    return { url: withSuffix(config.url, encoded.pathSuffix), headers, body, length };
+    return { url: withSuffix(config.url, encoded.pathSuffix), headers, body };
   };
 }
 

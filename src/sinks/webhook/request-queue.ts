@@ -60,14 +60,17 @@ interface Request<T, P> {
 /**
  * The webhook sink's request queue: items are packed into requests (by count and bytes), a
  * request leaves when full, when the caller has nothing more at hand, or after the flush
- * interval; requests are sent in order, `concurrency` at a time. After a request is given up
- * on nothing more is sent: the reader stops or restarts there.
+ * interval; each is built (`prepare`) as it leaves; requests are sent in order, `concurrency`
+ * at a time, and a request's ack comes after the next request has been sent. After a request
+ * is given up on nothing more is sent: the reader stops or restarts there.
  *
  * @example
  * ```ts
  * const queue = createRequestQueue({
- *   maxItems: 500, maxBytes: 4 << 20, size: (d) => d.raw.length + 1,
- *   flushIntervalMs: 100, concurrency: 2, send: (records) => service.send(records),
+ *   maxItems: 500, maxBytes: 4 << 20, size: (d: Delivery) => d.raw.length + 1,
+ *   flushIntervalMs: 100, concurrency: 2,
+ *   prepare: (records) => service.build(records),
+ *   send: (records, request) => service.send(records, request),
  * });
  * await queue.add(batch); // every record of `batch` acknowledged
  * ```
