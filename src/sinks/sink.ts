@@ -61,6 +61,12 @@ export interface Sink {
    * that sends several requests at once asks for more so that it is never starved.
    */
   readonly window?: number;
+  /**
+   * The batch this sink sends as one unit (a webhook request): the disk source of its lane
+   * reads batches of at most this many records and bytes instead of the reader's
+   * `--batch-max-*`, so that a batch of a completed run is exactly one request.
+   */
+  readonly batch?: { readonly maxRecords: number; readonly maxBytes: number };
   /** Sends whatever a `more` hint left held, now (the caller is about to wait). */
   flush?(): void;
   /**

@@ -52,7 +52,7 @@ describe('pipeline with several batches in flight', () => {
     // The first request is answered last.
     receiver.setDecider((r) => ({ status: 200, delayMs: r.body.includes('"pod-0"') ? 300 : 100 }));
     const { sink, store, deliver } = await setup({ webhookConcurrency: 3 });
-    expect(deliver.window).toBe(4);
+    expect(deliver.window).toBe(5);
     const order: number[] = [];
     const seen: (number | undefined)[] = [];
     const calls = [0, 1, 2].map((i) =>

@@ -98,6 +98,11 @@ export async function runLane(
       sources.push(
         createDiskSource({
           ...config,
+          // A sink that sends batches as units (webhook requests) reads batches of that size.
+          ...(sink.batch && {
+            batchMaxRecords: sink.batch.maxRecords,
+            batchMaxBytes: sink.batch.maxBytes,
+          }),
           store,
           telemetry,
           deadLetter,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isRawJsonNumber } from '../../protocol/json-numbers.ts';
 import type { Delivery } from '../sink.ts';
+import { jsonArrayBytes, lineBytes, ndjsonParts } from './line-bytes.ts';
 
 /** Body formats the webhook sink speaks. */
 export const WEBHOOK_FORMATS = [
@@ -16,7 +17,11 @@ export type WebhookFormat = (typeof WEBHOOK_FORMATS)[number];
 
 /** One HTTP request body for a group of records. */
 export interface EncodedRequest {
-  readonly body: string;
+  /**
+   * Text, or bytes to send one after the other: the formats that carry the original lines
+   * (ndjson, json, dapr) take them from the bytes read, never decoding and re-encoding them.
+   */
+  readonly body: string | Buffer | readonly Buffer[];
   readonly contentType: string;
   /** Path appended to the configured URL (OTLP: /v1/logs). */
   readonly pathSuffix?: string;
@@ -148,20 +153,15 @@ export function formatSpec(format: WebhookFormat, ctx: FormatContext): FormatSpe
         perRequest: undefined,
         markers: false,
         retryable: defaultRetryable,
-        encode: (rs) => ({
-          body: rs.map((d) => d.raw + '\n').join(''),
-          contentType: 'application/x-ndjson',
-        }),
+        // The original lines, byte for byte, each followed by \n.
+        encode: (rs) => ({ body: ndjsonParts(rs), contentType: 'application/x-ndjson' }),
       };
     case 'json':
       return {
         perRequest: undefined,
         markers: false,
         retryable: defaultRetryable,
-        encode: (rs) => ({
-          body: `[${rs.map((d) => d.raw).join(',')}]`,
-          contentType: 'application/json',
-        }),
+        encode: (rs) => ({ body: jsonArrayBytes(rs), contentType: 'application/json' }),
       };
     case 'cloudevents':
       return {
@@ -241,7 +241,7 @@ export function formatSpec(format: WebhookFormat, ctx: FormatContext): FormatSpe
         markers: true,
         retryable: defaultRetryable,
         // Gatekeeper's Dapr driver publishes each message's JSON as the raw payload.
-        encode: (rs) => ({ body: rs[0]!.raw, contentType: 'text/plain' }),
+        encode: (rs) => ({ body: lineBytes(rs[0]!), contentType: 'text/plain' }),
       };
   }
 }

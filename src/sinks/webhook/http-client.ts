@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, RequestOptions } from 'node:http';
+import { urlToHttpOptions } from 'node:url';
 import type { WebhookConfig } from './options.ts';
 
 /** What came back (or why nothing did). */
@@ -40,8 +41,20 @@ export function createHttpClient(config: WebhookConfig) {
     ? process.getBuiltinModule('node:https').request
     : process.getBuiltinModule('node:http').request;
 
+  /** Request options of a URL (host, port, path, auth), worked out once per URL. */
+  const targets = new Map<string, RequestOptions>();
+  const target = (url: URL): RequestOptions => {
+    let t = targets.get(url.href);
+    if (!t) {
+      t = { ...urlToHttpOptions(url), method: 'POST', agent };
+      targets.set(url.href, t);
+    }
+    return t;
+  };
+
   return {
-    post(url: URL, headers: Record<string, string>, body: Buffer): Promise<HttpOutcome> {
+    /** Posts `body`, its parts one after the other (`headers` give its content-length). */
+    post(url: URL, headers: Record<string, string>, body: readonly Buffer[]): Promise<HttpOutcome> {
       return new Promise((resolve) => {
         let settled = false;
         const done = (o: HttpOutcome) => {
@@ -50,11 +63,7 @@ export function createHttpClient(config: WebhookConfig) {
             resolve(o);
           }
         };
-        const req = send(url, {
-          method: 'POST',
-          agent,
-          headers: { ...headers, 'content-length': String(body.length) },
-        });
+        const req = send({ ...target(url), headers });
         const timer = setTimeout(() => {
           req.destroy();
           done({
@@ -64,10 +73,11 @@ export function createHttpClient(config: WebhookConfig) {
           });
         }, config.timeoutMs);
         req.on('response', (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (s: string) => {
-            if (text.length < EXCERPT) text += s.slice(0, EXCERPT - text.length);
+          const excerpt: Buffer[] = [];
+          let kept = 0;
+          res.on('data', (chunk: Buffer) => {
+            if (kept < EXCERPT) excerpt.push(chunk.subarray(0, EXCERPT - kept));
+            kept += chunk.length;
           });
           res.on('end', () => {
             clearTimeout(timer);
@@ -75,7 +85,7 @@ export function createHttpClient(config: WebhookConfig) {
               kind: 'response',
               status: res.statusCode ?? 0,
               headers: res.headers,
-              body: text,
+              body: excerpt.length === 0 ? '' : Buffer.concat(excerpt).toString('utf8'),
             });
           });
           res.on('error', (err) => {
@@ -87,7 +97,10 @@ export function createHttpClient(config: WebhookConfig) {
           clearTimeout(timer);
           done({ kind: 'error', error: err.message, timeout: false });
         });
-        req.end(body);
+        // Written before the socket is assigned, the parts wait in the request and leave with
+        // its head in one writev.
+        for (let i = 0; i < body.length - 1; i++) req.write(body[i]!);
+        req.end(body[body.length - 1]);
       });
     },
     close(): void {

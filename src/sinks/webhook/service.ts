@@ -8,7 +8,7 @@ import { createHttpClient, type HttpOutcome } from './http-client.ts';
 import { interruptedError } from './interrupted.ts';
 import { redactUrl, type WebhookConfig } from './options.ts';
 import { notePartialSuccess } from './partial-success.ts';
-import { createRequestBuilder } from './request-builder.ts';
+import { createRequestBuilder, type WebhookRequest } from './request-builder.ts';
 import { backoffMs, retryAfterMs, statusClass } from './retry.ts';
 
 export interface WebhookServiceDeps {
@@ -23,10 +23,16 @@ export interface WebhookServiceDeps {
 /** Delivers one request's records; see `createWebhookService`. */
 export interface WebhookService {
   /**
-   * Resolves once the records are delivered (a 2xx) or set aside in the dead letter; rejects
-   * with ERR_SINK_PERMANENT (`--on-permanent-error stop`) or ERR_SINK_INTERRUPTED.
+   * Builds the request that carries `records` (body, headers, the authorization read now), so
+   * that it can be built ahead of its turn.
    */
-  send(records: readonly Delivery[]): Promise<void>;
+  build(records: readonly Delivery[]): WebhookRequest;
+  /**
+   * Resolves once the records are delivered (a 2xx) or set aside in the dead letter; rejects
+   * with ERR_SINK_PERMANENT (`--on-permanent-error stop`) or ERR_SINK_INTERRUPTED. `request`
+   * is `build(records)`, built now when not given.
+   */
+  send(records: readonly Delivery[], request?: WebhookRequest): Promise<void>;
   /** Ends retries and the wait for the dead letter: the sends under way reject. */
   interrupt(): void;
   /** Releases the connections. */
@@ -83,8 +89,10 @@ export function createWebhookService(
       halt.signal.addEventListener('abort', done, { once: true });
     });
 
-  async function send(records: readonly Delivery[]): Promise<void> {
-    const req = build(records);
+  async function send(
+    records: readonly Delivery[],
+    req: WebhookRequest = build(records),
+  ): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       if (interrupted && attempt > 0) throw interruptedError('stopped while retrying a request');
       const stop = metrics.sinkRequestSeconds.startTimer({ sink: name });
@@ -92,7 +100,9 @@ export function createWebhookService(
       stop();
       if (outcome.kind === 'response' && outcome.status >= 200 && outcome.status < 300) {
         notePartialSuccess(deps.telemetry, config.format, outcome.body, records.length, name);
-        metrics.delivered.inc({ sink: name }, records.filter((d) => !d.marker).length);
+        let delivered = 0;
+        for (let i = 0; i < records.length; i++) if (!records[i]!.marker) delivered += 1;
+        metrics.delivered.inc({ sink: name }, delivered);
         metrics.sinkUp.set({ sink: name }, 1);
         return;
       }
@@ -152,6 +162,7 @@ export function createWebhookService(
   }
 
   return {
+    build,
     send,
     interrupt() {
       interrupted = true;

@@ -1,6 +1,7 @@
 import type { Delivery, Sink } from '../sink.ts';
 import { formatSpec } from './formats.ts';
 import { interruptedError } from './interrupted.ts';
+import { lineByteLength } from './line-bytes.ts';
 import { redactUrl, type WebhookConfig } from './options.ts';
 import { createRequestQueue } from './request-queue.ts';
 import { createWebhookService, type WebhookServiceDeps } from './service.ts';
@@ -41,13 +42,15 @@ export function createWebhookSink(
       'TLS verification of the webhook receiver is OFF (--webhook-insecure-skip-verify)',
     );
   }
-  const queue = createRequestQueue<Delivery>({
+  const queue = createRequestQueue({
     maxItems: spec.perRequest ?? config.batchMaxRecords,
     maxBytes: config.batchMaxBytes,
-    size: (d) => (d.bytes?.length ?? Buffer.byteLength(d.raw)) + 1,
+    size: (d: Delivery) => lineByteLength(d) + 1,
     flushIntervalMs: config.flushIntervalMs,
     concurrency: config.concurrency,
-    send: (records) => service.send(records),
+    // Each request is built as soon as it is complete: while the one before it is in flight.
+    prepare: (records) => service.build(records),
+    send: (records, request) => service.send(records, request),
   });
   let closed: Promise<void> | undefined;
 
@@ -58,9 +61,16 @@ export function createWebhookSink(
 
   return {
     name: deps.name ?? 'webhook',
-    window: config.concurrency + 1,
+    // The requests in flight, and two more built to go: a receiver that is slow to answer one
+    // request (a pause of its own) does not leave the reader idle at once.
+    window: config.concurrency + 2,
+    // A request of a completed run is one batch: read batches of a request's size.
+    batch:
+      spec.perRequest === undefined
+        ? { maxRecords: config.batchMaxRecords, maxBytes: config.batchMaxBytes }
+        : undefined,
     write(batch, hint) {
-      return queue.add(spec.markers ? batch : batch.filter((d) => !d.marker), hint?.more);
+      return queue.add(spec.markers ? batch : withoutMarkers(batch), hint?.more);
     },
     flush: () => queue.flush(),
     interrupt,
@@ -77,4 +87,12 @@ export function createWebhookSink(
       return closed;
     },
   };
+}
+
+/** The batch without its run markers; the batch itself when it has none (no copy). */
+function withoutMarkers(batch: readonly Delivery[]): readonly Delivery[] {
+  // (Indexed: this runs once per batch, too seldom to be optimized, where `for…of` allocates.)
+  for (let i = 0; i < batch.length; i++)
+    if (batch[i]!.marker) return batch.filter((r) => !r.marker);
+  return batch;
 }

@@ -100,7 +100,7 @@ describe('OTLP/HTTP JSON against the OTLP protobuf definitions', () => {
 
   it('is a valid ExportLogsServiceRequest that survives a binary round trip', () => {
     const body = JSON.parse(
-      formatSpec('otlp', { clusterName: 'prod', host: 'h' }).encode(deliveries()).body,
+      String(formatSpec('otlp', { clusterName: 'prod', host: 'h' }).encode(deliveries()).body),
     );
     expect(otlpJsonProblems(request, body)).toEqual([]);
     // protobufjs accepts it, encodes it to the wire format and decodes it back unchanged.
@@ -119,7 +119,7 @@ describe('OTLP/HTTP JSON against the OTLP protobuf definitions', () => {
 
   it('the check itself finds what a receiver would refuse', () => {
     const body = JSON.parse(
-      formatSpec('otlp', { clusterName: 'prod', host: 'h' }).encode(deliveries()).body,
+      String(formatSpec('otlp', { clusterName: 'prod', host: 'h' }).encode(deliveries()).body),
     );
     const record = body.resourceLogs[0].scopeLogs[0].logRecords[0];
     record.severityNumber = 'SEVERITY_NUMBER_WARN';

@@ -23,7 +23,7 @@ describe('webhook request builder', () => {
     const records = deliveries(2);
     const req = build(records);
     expect(req.url.href).toBe('http://receiver.test/in');
-    expect(req.body.toString()).toBe(records.map((d) => d.raw + '\n').join(''));
+    expect(Buffer.concat(req.body).toString()).toBe(records.map((d) => d.raw + '\n').join(''));
     expect(req.headers).toMatchObject({
       'content-type': 'application/x-ndjson',
       'idempotency-key': idempotencyKey(records),
@@ -41,7 +41,9 @@ describe('webhook request builder', () => {
     })(deliveries(1));
     expect(req.url.href).toBe('http://receiver.test/base/v1/logs');
     expect(req.headers['content-encoding']).toBe('gzip');
-    expect(JSON.parse(gunzipSync(req.body).toString())).toHaveProperty('resourceLogs');
+    expect(JSON.parse(gunzipSync(Buffer.concat(req.body)).toString())).toHaveProperty(
+      'resourceLogs',
+    );
   });
 
   it('reads the token file at each build, so a rotated secret is used at once', async () => {

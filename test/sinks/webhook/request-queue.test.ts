@@ -174,4 +174,83 @@ describe('webhook request queue', () => {
     await expect(q.add(items(1, 4))).rejects.toBe(gaveUp);
     expect(service.calls).toHaveLength(2);
   });
+
+  it('builds each request as soon as it is complete, while the one before it is in flight', async () => {
+    const service = fakeService();
+    const built: string[][] = [];
+    const sent: string[] = [];
+    const q = createRequestQueue<string, string>({
+      maxItems: 3,
+      maxBytes: 1000,
+      size: (s) => s.length + 1,
+      flushIntervalMs: 10_000,
+      concurrency: 1,
+      prepare: (its) => (built.push([...its]), its.join('+')),
+      send: (its, request) => (sent.push(request), service.send(its)),
+    });
+    const added = q.add(items(7), true);
+    // Two full requests: the first in flight, the second built and waiting its turn; the
+    // tail that is still being filled is not built yet.
+    expect(built).toEqual([items(3), items(3, 3)]);
+    expect(sent).toEqual(['i0+i1+i2']);
+    q.flush();
+    expect(built).toEqual([items(3), items(3, 3), ['i6']]);
+    service.calls[0]!.ok();
+    await waitFor(() => service.calls.length === 2, 'the second request');
+    expect(sent).toEqual(['i0+i1+i2', 'i3+i4+i5']);
+    service.calls[1]!.ok();
+    await waitFor(() => service.calls.length === 3, 'the third request');
+    service.calls[2]!.ok();
+    await added;
+    expect(built).toHaveLength(3);
+    q.close();
+  });
+
+  it('fails a request whose build throws in its turn: earlier ones are delivered, nothing after is sent', async () => {
+    const service = fakeService();
+    const boom = new Error('cannot encode');
+    const q = createRequestQueue<string, void>({
+      maxItems: 2,
+      maxBytes: 1000,
+      size: (s) => s.length + 1,
+      flushIntervalMs: 0,
+      concurrency: 1,
+      prepare: (its) => {
+        if (its.includes('i2')) throw boom;
+      },
+      send: (its) => service.send(its),
+    });
+    const first = q.add(items(2));
+    const second = q.add(items(4, 2));
+    expect(await state(second)).toBe('pending');
+    service.calls[0]!.ok();
+    await first;
+    await expect(second).rejects.toBe(boom);
+    expect(service.calls.map((c) => c.items)).toEqual([items(2)]);
+  });
+
+  it('sends the next request before it acknowledges the one before, so the ack cannot hold back its write', async () => {
+    // Regression: the ack came first, and the work it woke (the next batch read and checked,
+    // all promise jobs) ran before the HTTP client's next tick wrote the next request.
+    const service = fakeService();
+    const order: string[] = [];
+    const q = queueOf(service, {
+      maxItems: 2,
+      concurrency: 1,
+      send: (its) => {
+        order.push(`send ${its[0]}`);
+        process.nextTick(() => order.push(`written ${its[0]}`));
+        return service.send(its);
+      },
+    });
+    const first = q.add(items(2));
+    const second = q.add(items(2, 2));
+    void first.then(() => order.push('first acknowledged'));
+    await new Promise((r) => process.nextTick(r));
+    service.calls[0]!.ok();
+    await first;
+    expect(order).toEqual(['send i0', 'written i0', 'send i2', 'written i2', 'first acknowledged']);
+    service.calls[1]!.ok();
+    await second;
+  });
 });

@@ -189,7 +189,7 @@ describe('webhook sink', () => {
     receiver = await startReceiver();
     receiver.setDecider(() => ({ status: 200, delayMs: 100 }));
     const { s } = sink({ webhookConcurrency: 3 });
-    expect(s.window).toBe(4);
+    expect(s.window).toBe(5);
     await s.write(deliveries(60));
     expect(receiver.received).toHaveLength(6);
     expect(receiver.maxConcurrent()).toBe(3);
