@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { isRawJsonNumber } from '../../protocol/json-numbers.ts';
 import type { Delivery } from '../sink.ts';
 import { jsonArrayBytes, lineBytes, ndjsonParts } from './line-bytes.ts';
@@ -253,7 +252,11 @@ export function formatSpec(format: WebhookFormat, ctx: FormatContext): FormatSpe
 export function idempotencyKey(records: readonly Delivery[]): string {
   const first = records[0]?.key ?? '';
   const last = records[records.length - 1]?.key ?? '';
-  return createHash('sha256')
+  // node:crypto taken on first use: `read` imports this module for its options, and a reader
+  // without a webhook sink would otherwise load crypto for nothing.
+  return process
+    .getBuiltinModule('node:crypto')
+    .createHash('sha256')
     .update(`${first}\n${last}\n${records.length}`)
     .digest('hex')
     .slice(0, 32);
