@@ -20,9 +20,12 @@ let cacheNext = 0;
 export function jsonStringAt(b: Buffer, start: number, end: number, escaped: boolean): string {
   if (escaped) return decodeJsonString(b, start, end, true);
   const len = end - start;
+  // (Values that differ often differ only at the end, "constraint-1" and "constraint-2": the
+  // last byte is compared first.)
+  const lastByte = len > 0 ? b[end - 1] : undefined;
   search: for (let c = 0; c < cacheBytes.length; c++) {
     const cb = cacheBytes[c]!;
-    if (cb.length !== len) continue;
+    if (cb.length !== len || cb[len - 1] !== lastByte) continue;
     for (let k = 0; k < len; k++) if (cb[k] !== b[start + k]) continue search;
     return cacheText[c]!;
   }
