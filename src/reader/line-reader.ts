@@ -147,18 +147,14 @@ export function createLineReader(fh: FileHandle, from: LinePosition, opts: LineR
     pendingChunk = chunk;
   }
 
-  /** Adds a hold for the caller on the chunk that the lines `out[from..]` lie in. */
-  function holdFor(out: readonly RawLine[], from: number) {
-    // (Lines split from one fill share one Buffer object: look at each such buffer once.)
-    let last: Buffer | undefined;
-    for (let i = from; i < out.length; i++) {
-      const buf = out[i]!.buf;
-      if (buf === last) continue;
-      last = buf;
-      const memory = buf.buffer;
-      if (unleased.some((b) => b.buffer === memory)) continue;
-      if (holdChunk(buf)) unleased.push(buf);
-    }
+  /**
+   * Adds a hold for the caller on `chunk`, which lines just handed out lie in (once per chunk
+   * until the next `lease()`). Lines split from `pending` lie in `pendingChunk`; the others
+   * (excerpts of over-long lines) are copies of their own.
+   */
+  function holdFor(chunk: Buffer | undefined) {
+    if (!chunk || unleased.includes(chunk)) return;
+    if (holdChunk(chunk)) unleased.push(chunk);
   }
 
   /** Reads more bytes; returns false at end of file. */
@@ -293,9 +289,10 @@ export function createLineReader(fh: FileHandle, from: LinePosition, opts: LineR
       let bytes = 0;
       for (;;) {
         const before = out.length;
+        const chunk = pendingChunk;
         bytes += split(out, maxLines, maxBytes - bytes);
         // Before the next fill can let go of the chunk these lines lie in.
-        holdFor(out, before);
+        if (out.length > before) holdFor(chunk);
         if (out.length >= maxLines || bytes >= maxBytes) return out;
         if (!(await fill())) return out;
       }
@@ -332,7 +329,7 @@ export function createLineReader(fh: FileHandle, from: LinePosition, opts: LineR
       pendingStart = end;
       lineNo += 1;
       const rest = whole({ number: lineNo, start, end, bytes: body, truncated: true });
-      holdFor([rest], 0);
+      holdFor(pendingChunk);
       movePending(EMPTY, undefined);
       return rest;
     },
