@@ -27,6 +27,20 @@ const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 5000);
 const BASELINE = process.env.GK_EXPORT_BENCH_BASELINE;
 const STARTUP_ROUNDS = Number(process.env.BENCH_STARTUP_ROUNDS ?? 15);
 
+/** `gk-export read` as the image runs it, on `root` with its own state dir (no metrics unless
+ * a later `--http-port` says otherwise: the last one wins). */
+const readArgs = (root: string, state: string) => [
+  ...NODE_FLAGS,
+  CLI,
+  'read',
+  '--http-port',
+  '0',
+  '--root',
+  root,
+  '--state-dir',
+  state,
+];
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 /** VmHWM / VmRSS of a live process in MiB (NaN once it has exited). */
@@ -119,19 +133,7 @@ for await (const line of rl) { const m = JSON.parse(line); if (m.eventType) cons
       () =>
         timed(
           NODE,
-          [
-            ...NODE_FLAGS,
-            CLI,
-            'read',
-            '--http-port',
-            '0',
-            '--root',
-            root,
-            '--state-dir',
-            join(dir, `state-${state++}`),
-            '--max-audit-results',
-            '5',
-          ],
+          [...readArgs(root, join(dir, `state-${state++}`)), '--max-audit-results', '5'],
           n,
         ),
     ],
@@ -182,21 +184,7 @@ async function peakThrough(dir: string) {
   const root = join(dir, 'big');
   await mkdir(join(root, 'c'), { recursive: true });
   await writeRun(join(root, 'c', '2026-01-01T00_00_00Z.log'), '2026-01-01T00:00:00Z', n);
-  const reader = run(
-    NODE,
-    [
-      ...NODE_FLAGS,
-      CLI,
-      'read',
-      '--http-port',
-      '0',
-      '--root',
-      root,
-      '--state-dir',
-      join(dir, 'big-state'),
-    ],
-    { quiet: true },
-  );
+  const reader = run(NODE, readArgs(root, join(dir, 'big-state')), { quiet: true });
   const o = await timeUntilLines(reader, n);
   console.log(
     `\n2. peak RSS through a ${n}-line backlog: ${o.peakMiB.toFixed(1)} MiB (target ≤ 80; ${(n / o.seconds).toFixed(0)} lines/s)`,
@@ -222,15 +210,9 @@ async function idle(dir: string, metrics: boolean) {
   const child = spawn(
     NODE,
     [
-      ...NODE_FLAGS,
-      CLI,
-      'read',
+      ...readArgs(root, join(dir, metrics ? 'idle-m-state' : 'idle-state')),
       '--http-port',
       String(port),
-      '--root',
-      root,
-      '--state-dir',
-      join(dir, metrics ? 'idle-m-state' : 'idle-state'),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -274,19 +256,7 @@ async function startup(dir: string) {
   const ours: number[] = [];
   for (let r = 0; r < STARTUP_ROUNDS; r++) {
     bare.push(await firstOutputMs(NODE, ['-e', 'console.log(1)']));
-    ours.push(
-      await firstOutputMs(NODE, [
-        ...NODE_FLAGS,
-        CLI,
-        'read',
-        '--http-port',
-        '0',
-        '--root',
-        root,
-        '--state-dir',
-        join(dir, `startup-state-${r}`),
-      ]),
-    );
+    ours.push(await firstOutputMs(NODE, readArgs(root, join(dir, `startup-state-${r}`))));
   }
   const result = { readMs: median(ours), bareNodeMs: median(bare) };
   console.log(

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { GkExportError, type StdoutErrorCode } from '../errors.ts';
 import type { Metrics } from '../telemetry/index.ts';
+import { ndjsonParts } from './line-bytes.ts';
 import { enlargePipeBuffer, STDOUT_PIPE_BYTES } from './pipe-buffer.ts';
 import type { Delivery, Sink } from './sink.ts';
 
@@ -18,9 +19,6 @@ export interface StdoutSinkOptions {
   readonly name?: string;
 }
 
-const NL = 0x0a;
-const NEWLINE = Buffer.from('\n');
-
 /**
  * `raw` format: each violation's original line, byte for byte; run markers only when asked.
  *
@@ -30,38 +28,9 @@ const NEWLINE = Buffer.from('\n');
  * ```
  */
 export function rawFormat(opts: { includeMarkers: boolean }): StdoutFormatter {
-  return (batch) => {
-    // Byte-for-byte: the original bytes, no string round trip. Lines that lie one after the
-    // other in a read buffer (with their `\n` between them) go out as one slice of it, and the
-    // slices are written as they are (not concatenated: no copy of the batch).
-    const parts: Buffer[] = [];
-    let run: Buffer | undefined;
-    let runStart = 0;
-    let runEnd = 0; // just past the last line of the run (where its `\n` is)
-    const endRun = () => {
-      if (!run) return;
-      if (run[runEnd] === NL) parts.push(run.subarray(runStart, runEnd + 1));
-      else parts.push(run.subarray(runStart, runEnd), NEWLINE);
-      run = undefined;
-    };
-    for (const d of batch) {
-      if (!opts.includeMarkers && d.marker) continue;
-      const { buf, at, byteLength } = d;
-      if (buf === undefined || at === undefined || byteLength === undefined) {
-        endRun();
-        parts.push(d.bytes ?? Buffer.from(d.raw), NEWLINE);
-      } else if (buf === run && at === runEnd + 1 && buf[runEnd] === NL) {
-        runEnd = at + byteLength;
-      } else {
-        endRun();
-        run = buf;
-        runStart = at;
-        runEnd = at + byteLength;
-      }
-    }
-    endRun();
-    return parts;
-  };
+  // Byte-for-byte: the original bytes, no string round trip; lines that lie one after the
+  // other in a read buffer go out as one slice of it, written as they are (no copy).
+  return (batch) => ndjsonParts(opts.includeMarkers ? batch : batch.filter((d) => !d.marker));
 }
 
 /**

@@ -1,6 +1,6 @@
 import { isRawJsonNumber } from '../../protocol/json-numbers.ts';
 import type { Delivery } from '../sink.ts';
-import { jsonArrayBytes, lineBytes, ndjsonParts } from './line-bytes.ts';
+import { jsonArrayBytes, lineBytes, ndjsonParts } from '../line-bytes.ts';
 
 /** Body formats the webhook sink speaks. */
 export const WEBHOOK_FORMATS = [

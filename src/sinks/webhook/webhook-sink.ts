@@ -1,7 +1,7 @@
 import type { Delivery, Sink } from '../sink.ts';
 import { formatSpec } from './formats.ts';
 import { interruptedError } from './interrupted.ts';
-import { lineByteLength } from './line-bytes.ts';
+import { lineByteLength } from '../line-bytes.ts';
 import { redactUrl, type WebhookConfig } from './options.ts';
 import { createRequestQueue } from './request-queue.ts';
 import { createWebhookService, type WebhookServiceDeps } from './service.ts';

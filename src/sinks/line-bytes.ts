@@ -1,4 +1,4 @@
-import type { Delivery } from '../sink.ts';
+import type { Delivery } from './sink.ts';
 
 const NL = 0x0a;
 const NEWLINE = Buffer.from('\n');
@@ -28,7 +28,7 @@ export function lineByteLength(d: Delivery): number {
 /**
  * The records' lines, each followed by `\n`, as parts to send one after the other: lines that
  * lie one after the other in a read buffer (with their `\n` between them) are one slice of it,
- * so a request of a completed run's batch is a slice or two of the buffers it was read into,
+ * so a webhook request or a stdout batch is a slice or two of the buffers it was read into,
  * neither decoded nor copied. A line without such bytes (a redacted record) is its `raw`.
  *
  * @example
