@@ -1,7 +1,8 @@
 /**
  * The export line check for many lines at once, in WebAssembly (`wasm/line-check.c`, SIMD):
- * the reader's hot path. It accepts exactly the lines `checkExportLine` accepts and extracts
- * the same fields; a line it rejects gets `undefined`, and `checkExportLine` then says why.
+ * the reader's hot path. It accepts exactly the lines that are valid UTF-8 (as `isUtf8` says)
+ * and that `checkExportLine` accepts, and extracts the same fields; a line it rejects gets
+ * `undefined`, and the UTF-8 check and `checkExportLine` then say why.
  */
 
 import type { LineCheck } from './line-check.ts';
@@ -49,10 +50,10 @@ export interface LineSpan {
 }
 
 /**
- * Checks the lines `spans[from, to)` of `buf` (no newlines, in increasing order). Assumes
- * valid UTF-8 (checked before). Calls `each` for every line in order with its check result —
- * what `checkExportLine` returns for it — or `undefined` when the line is bad
- * (`checkExportLine` then explains it). The result object is reused: it is valid only during
+ * Checks the lines `spans[from, to)` of `buf` (no newlines, in increasing order), their UTF-8
+ * included. Calls `each` for every line in order with its check result — what
+ * `checkExportLine` returns for it — or `undefined` when the line is bad (not UTF-8, or
+ * `checkExportLine` explains it). The result object is reused: it is valid only during
  * the call.
  *
  * @example

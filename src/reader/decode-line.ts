@@ -120,8 +120,8 @@ export function decodeLine(origin: LineOrigin, line: RawLine): Decoded {
 
 /**
  * `decodeLine` for many lines, with the same results: lines that share a read buffer are
- * checked together (one UTF-8 check over their bytes, the WebAssembly line check), and only a
- * line that fails goes through `decodeLine` to learn why.
+ * checked together (the WebAssembly line check, which checks their UTF-8 too), and only a line
+ * that fails goes through `decodeLine` to learn why.
  *
  * @example
  * ```ts
@@ -141,17 +141,11 @@ export function decodeLines(origin: LineOrigin, lines: readonly RawLine[]): Deco
     // The run of ordinary lines in the same buffer.
     let j = i + 1;
     while (j < lines.length && lines[j]!.buf === first.buf && !lines[j]!.tooLong) j += 1;
-    const last = lines[j - 1]!;
-    // Newlines are ASCII, so the region is valid UTF-8 exactly when every line in it is. (NUL
-    // bytes need no check of their own: the line check rejects every control character, and
-    // decodeLine then names it.)
-    if (isUtf8(first.buf.subarray(first.at, last.at + last.length))) {
-      checkExportLines(first.buf, lines, i, j, (k, check) => {
-        out[k] = check ? new ExportLine(origin, lines[k]!, check) : decodeLine(origin, lines[k]!);
-      });
-    } else {
-      for (let k = i; k < j; k++) out[k] = decodeLine(origin, lines[k]!);
-    }
+    // (UTF-8 and NUL bytes need no pass of their own: the line check takes only valid UTF-8
+    // and rejects every control character, and decodeLine then names what is wrong.)
+    checkExportLines(first.buf, lines, i, j, (k, check) => {
+      out[k] = check ? new ExportLine(origin, lines[k]!, check) : decodeLine(origin, lines[k]!);
+    });
     i = j;
   }
   return out;

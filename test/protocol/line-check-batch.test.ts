@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { checkExportLine } from '../../src/protocol/line-check.ts';
@@ -136,6 +137,79 @@ describe('WebAssembly line check', () => {
       '{"requestUserGroups":["a"],"dryRun":false,"extra":1,"dryRun":1}',
       '{"id":"a","details":{"name":5,"eventType":[1]},"name":"n"}',
     ]);
+  });
+
+  it('takes exactly the lines that are valid UTF-8 as Node’s isUtf8 says, at every alignment', () => {
+    // The check scans strings sixteen bytes a step and validates each non-ASCII sequence, so
+    // that the reader needs no UTF-8 pass of its own: every kind of sequence, valid or not,
+    // at each offset of the 16-byte step and cut by the line's end.
+    const seqs = [
+      [0xc3, 0xa9],
+      [0xe2, 0x82, 0xac],
+      [0xf0, 0x9f, 0x98, 0x80],
+      [0xf4, 0x8f, 0xbf, 0xbf],
+      [0xed, 0x9f, 0xbf],
+      [0xee, 0x80, 0x80],
+      [0xe0, 0xa0, 0x80],
+      [0xf0, 0x90, 0x80, 0x80],
+      [0xc0, 0x80],
+      [0xc1, 0xbf],
+      [0xe0, 0x80, 0x80],
+      [0xe0, 0x9f, 0xbf],
+      [0xed, 0xa0, 0x80],
+      [0xed, 0xbf, 0xbf],
+      [0xf0, 0x80, 0x80, 0x80],
+      [0xf0, 0x8f, 0xbf, 0xbf],
+      [0xf4, 0x90, 0x80, 0x80],
+      [0xf5, 0x80, 0x80, 0x80],
+      [0xff],
+      [0x80],
+      [0xbf],
+      [0xc3],
+      [0xe2, 0x82],
+      [0xf0, 0x9f, 0x98],
+      [0xc3, 0x28],
+      [0xe2, 0x28, 0xac],
+      [0xc3, 0xa9, 0xa9],
+    ];
+    const lines: Buffer[] = [];
+    for (const seq of seqs) {
+      for (let pad = 0; pad < 18; pad++) {
+        const before = Buffer.from(`{"message":"${'m'.repeat(pad)}`);
+        lines.push(Buffer.concat([before, Buffer.from(seq), Buffer.from('x"}')]));
+        lines.push(Buffer.concat([before, Buffer.from(seq), Buffer.from('"}')]));
+        // As a key, and outside any string (never valid there).
+        lines.push(
+          Buffer.concat([
+            Buffer.from(`{"k${'m'.repeat(pad)}`),
+            Buffer.from(seq),
+            Buffer.from('":1}'),
+          ]),
+        );
+        lines.push(
+          Buffer.concat([
+            Buffer.from(`{"k":1${' '.repeat(pad)}`),
+            Buffer.from(seq),
+            Buffer.from('}'),
+          ]),
+        );
+      }
+    }
+    const buf = Buffer.concat(lines.flatMap((l) => [l, Buffer.from('\n')]));
+    const spans: { at: number; length: number }[] = [];
+    let at = 0;
+    for (const l of lines) {
+      spans.push({ at, length: l.length });
+      at += l.length + 1;
+    }
+    const fast: boolean[] = [];
+    checkExportLines(buf, spans, 0, spans.length, (_i, check) => fast.push(check !== undefined));
+    const reference = lines.map((l) => isUtf8(l) && checkExportLine(l).ok);
+    expect(reference.filter(Boolean).length).toBeGreaterThan(300);
+    expect(reference.filter((ok) => !ok).length).toBeGreaterThan(300);
+    for (let i = 0; i < lines.length; i++) {
+      expect(fast[i], lines[i]!.toString('hex')).toBe(reference[i]);
+    }
   });
 
   it('checks lines that lie anywhere in the buffer, with bytes between them', () => {

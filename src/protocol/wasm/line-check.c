@@ -1,6 +1,8 @@
 // The byte-level export line check of line-check.ts, compiled to WebAssembly (with SIMD) for
-// the reader's hot path. It must accept exactly the lines line-check.ts accepts and extract the
-// same top-level fields; it only says ok or not ok, and line-check.ts explains a bad line.
+// the reader's hot path. It must accept exactly the lines that are valid UTF-8 and that
+// line-check.ts accepts, and extract the same top-level fields; it only says ok or not ok, and
+// line-check.ts (after the UTF-8 check) explains a bad line. Outside strings a valid line has
+// only ASCII, so checking the UTF-8 of every string checks the whole line's.
 // Build: npm run build:wasm (clang and wasm-ld), which regenerates line-check.wasm.ts.
 #include <stdint.h>
 #include <wasm_simd128.h>
@@ -70,6 +72,26 @@ static int is_hex(u8 h) {
   return (h >= '0' && h <= '9') || (h >= 'A' && h <= 'F') || (h >= 'a' && h <= 'f');
 }
 
+// The UTF-8 sequence whose lead byte (>= 0x80) is at p, as Node's isUtf8 takes it (no overlong
+// forms, no surrogates, nothing above U+10FFFF); returns the position after it, 0 if invalid.
+static const u8 *utf8_sequence(const u8 *p, const u8 *e) {
+  u8 c = p[0];
+  if (c < 0xC2) return 0;  // a continuation byte, or an overlong two-byte form
+  if (c < 0xE0) return e - p >= 2 && (p[1] & 0xC0) == 0x80 ? p + 2 : 0;
+  if (c < 0xF0) {
+    if (e - p < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return 0;
+    if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] >= 0xA0)) return 0;
+    return p + 3;
+  }
+  if (c < 0xF5) {
+    if (e - p < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
+      return 0;
+    if ((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] >= 0x90)) return 0;
+    return p + 4;
+  }
+  return 0;
+}
+
 // A string whose opening quote is at p; returns the position after the closing quote.
 static inline __attribute__((always_inline)) const u8 *string(const u8 *p, const u8 *e) {
   p++;
@@ -79,15 +101,16 @@ static inline __attribute__((always_inline)) const u8 *string(const u8 *p, const
   const v128_t backslash = wasm_i8x16_splat('\\');
   const v128_t space = wasm_i8x16_splat(0x20);
   for (;;) {
-    // Sixteen bytes a step through plain content: stop at '"', '\\' or a control character.
+    // Sixteen bytes a step through plain ASCII content: stop at '"', '\\', a control character
+    // or a non-ASCII byte (one signed comparison: bytes >= 0x80 are negative).
     for (;;) {
       if (e - p < 16) {
-        while (p < e && *p != '"' && *p != '\\' && *p >= 0x20) p++;
+        while (p < e && *p != '"' && *p != '\\' && *p >= 0x20 && *p < 0x80) p++;
         break;
       }
       v128_t v = wasm_v128_load(p);
       v128_t stop = wasm_v128_or(wasm_v128_or(wasm_i8x16_eq(v, quote), wasm_i8x16_eq(v, backslash)),
-                                 wasm_u8x16_lt(v, space));
+                                 wasm_i8x16_lt(v, space));
       u32 bits = wasm_i8x16_bitmask(stop);
       if (bits) {
         p += __builtin_ctz(bits);
@@ -98,6 +121,10 @@ static inline __attribute__((always_inline)) const u8 *string(const u8 *p, const
     if (p >= e) return 0;
     u8 c = *p;
     if (c == '"') break;
+    if (c >= 0x80) {
+      if (!(p = utf8_sequence(p, e))) return 0;
+      continue;
+    }
     if (c != '\\') return 0;  // a control character
     esc = 1;
     if (e - p < 2) return 0;
