@@ -3,24 +3,16 @@
 // ERROR, report not ready on /readyz, and retry with backoff until the root can be read.
 import { spawn } from 'node:child_process';
 import { chmod, chown, mkdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CLI, runCli } from '../helpers/cli.ts';
+import { freePort } from '../helpers/ports.ts';
 import { auditIdOf, writeCompletedRun } from '../helpers/runs.ts';
 import { makeTmpDir, waitFor } from '../helpers/tmp.ts';
 
 // Root bypasses permission checks: the reader runs as nobody when the tests run as root.
 const NOBODY = 65534;
 const asRoot = process.getuid?.() === 0;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 describe('an export root that is not there', () => {
   let tmp: Awaited<ReturnType<typeof makeTmpDir>>;

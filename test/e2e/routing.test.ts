@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.ts';
 import { startReceiver } from '../helpers/receiver.ts';
+import { freePort } from '../helpers/ports.ts';
 import {
-  freePort,
   namespaceOf,
   receivedRecords,
   recordId,

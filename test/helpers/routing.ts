@@ -1,5 +1,4 @@
 import { mkdir, readdir, rename, utimes, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { encodeExportMsg } from '../../src/protocol/encode.ts';
 import type { Received } from './receiver.ts';
@@ -57,13 +56,4 @@ export function receivedRecords(received: readonly Received[]) {
         return { id: `${m.id}/${m.resourceName}`, namespace: m.resourceNamespace };
       }),
   );
-}
-
-/** A TCP port free right now on loopback. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
 }

@@ -1,20 +1,12 @@
 import { mkdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { readinessCheck } from '../../src/server/health.ts';
 import { startHttpServer } from '../../src/server/http-server.ts';
 import { capturingTelemetry } from '../helpers/reader.ts';
+import { freePort } from '../helpers/ports.ts';
 import { writeCompletedRun, auditIdOf } from '../helpers/runs.ts';
 import { waitFor } from '../helpers/tmp.ts';
 import { useWorkspace } from '../helpers/workspace.ts';
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 describe('metrics and health server', () => {
   const ws = useWorkspace();

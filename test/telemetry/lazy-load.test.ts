@@ -3,10 +3,10 @@
 // `read` loaded the other commands' code (demo, writer, inspect), pino and perf_hooks.
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CLI } from '../helpers/cli.ts';
+import { freePort } from '../helpers/ports.ts';
 import { auditIdOf, writeCompletedRun } from '../helpers/runs.ts';
 import { makeTmpDir, waitFor } from '../helpers/tmp.ts';
 
@@ -22,14 +22,6 @@ process.on('SIGUSR2', () => process.stderr.write('LOADED ' + JSON.stringify({
   urls,
 }) + '\\n'));
 `;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 describe('what a reader loads', () => {
   let tmp: Awaited<ReturnType<typeof makeTmpDir>>;
