@@ -13,6 +13,8 @@
  */
 
 interface Chunk {
+  /** The chunk itself (as taken), what goes back on the free list. */
+  readonly buf: Buffer;
   holds: number;
 }
 
@@ -37,7 +39,7 @@ let sweep: NodeJS.Timeout | undefined;
  */
 export function takeChunk(size: number): Buffer {
   const buf = free.get(size)?.pop() ?? Buffer.allocUnsafeSlow(size);
-  chunks.set(buf.buffer, { holds: 1 });
+  chunks.set(buf.buffer, { buf, holds: 1 });
   return buf;
 }
 
@@ -48,11 +50,10 @@ export function dropChunk(view: Buffer): void {
   c.holds -= 1;
   if (c.holds > 0) return;
   chunks.delete(view.buffer);
-  const buf = Buffer.from(view.buffer, 0, view.buffer.byteLength);
-  const list = free.get(buf.length) ?? [];
+  const list = free.get(c.buf.length) ?? [];
   if (list.length >= MAX_FREE) return;
-  list.push(buf);
-  free.set(buf.length, list);
+  list.push(c.buf);
+  free.set(c.buf.length, list);
   sweep ??= setTimeout(() => {
     sweep = undefined;
     free.clear();
