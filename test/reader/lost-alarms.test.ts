@@ -5,29 +5,18 @@
 // scan reported it lost. Operators page on that line.
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeTmpDir, waitFor } from '../helpers/tmp.ts';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/tmp.ts';
+import { useWorkspace } from '../helpers/workspace.ts';
 import { auditIdOf, runLines, writeCompletedRun } from '../helpers/runs.ts';
-import { collectingSink, metricValue, startReader } from '../helpers/reader.ts';
+import { collectingSink, metricValue } from '../helpers/reader.ts';
 
 describe('lost-run alarms', () => {
-  let tmp: Awaited<ReturnType<typeof makeTmpDir>>;
-  let root: string;
-  const stops: (() => Promise<void>)[] = [];
+  const ws = useWorkspace();
 
-  beforeEach(async () => {
-    tmp = await makeTmpDir();
-    root = join(tmp.dir, 'topics');
-  });
-  afterEach(async () => {
-    for (const s of stops.splice(0)) await s();
-    await tmp.cleanup();
-  });
-
-  function start(over: Partial<Parameters<typeof startReader>[2]> = {}) {
+  function start(over: Partial<Parameters<typeof ws.reader>[0]> = {}) {
     const c = collectingSink();
-    const r = startReader(root, join(tmp.dir, 'state'), { sink: c.sink, ...over });
-    stops.push(r.stop);
+    const r = ws.reader({ sink: c.sink, ...over });
     return { ...r, c };
   }
 
@@ -43,7 +32,7 @@ describe('lost-run alarms', () => {
     const runs = 4;
     for (let c = 0; c < channels; c++) {
       for (let i = 0; i < runs; i++)
-        await writeCompletedRun(root, `c${c}`, auditIdOf(i), 1, 1000 + i);
+        await writeCompletedRun(ws.root, `c${c}`, auditIdOf(i), 1, 1000 + i);
     }
     const r = start({ maxAuditResults: 0 });
     await waitFor(
@@ -54,16 +43,16 @@ describe('lost-run alarms', () => {
     // Every channel is empty, and later scans found nothing to report.
     await waitFor(async () => {
       for (let c = 0; c < channels; c++)
-        if ((await readdir(join(root, `c${c}`))).length) return false;
+        if ((await readdir(join(ws.root, `c${c}`))).length) return false;
       return true;
     }, 'retention done');
-    await writeCompletedRun(root, 'later', auditIdOf(9), 1);
+    await writeCompletedRun(ws.root, 'later', auditIdOf(9), 1);
     await waitFor(() => r.c.violations().some((d) => d.channel === 'later'), 'a later run');
     await noFalseAlarm(r, channels * runs + 1);
   });
 
   it('raises none for an admission backlog consumed while its directory is rescanned', async () => {
-    const dir = join(root, 'admission');
+    const dir = join(ws.root, 'admission');
     await mkdir(dir, { recursive: true });
     const segments = 200;
     const record = runLines('x', 1, false)[1]!.replace('violation_audited', 'violation_admission');

@@ -5,28 +5,18 @@
 // descriptor (`flock … errno 9`, use after close).
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeTmpDir, waitFor } from '../helpers/tmp.ts';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/tmp.ts';
+import { useWorkspace } from '../helpers/workspace.ts';
 import { auditIdOf, runLines, writeCompletedRun } from '../helpers/runs.ts';
-import { collectingSink, metricValue, startReader } from '../helpers/reader.ts';
+import { collectingSink, metricValue } from '../helpers/reader.ts';
 
 const openFds = async () => (await readdir('/proc/self/fd')).length;
 
 describe('run file descriptors', () => {
-  let tmp: Awaited<ReturnType<typeof makeTmpDir>>;
-  let root: string;
-  const stops: (() => Promise<void>)[] = [];
+  const ws = useWorkspace();
 
-  beforeEach(async () => {
-    tmp = await makeTmpDir();
-    root = join(tmp.dir, 'topics');
-  });
-  afterEach(async () => {
-    for (const s of stops.splice(0)) await s();
-    await tmp.cleanup();
-  });
-
-  async function backToBaseline(r: ReturnType<typeof startReader>, baseline: number) {
+  async function backToBaseline(r: ReturnType<typeof ws.reader>, baseline: number) {
     // The watcher holds a descriptor or two; no run file stays open.
     await waitFor(async () => (await openFds()) <= baseline + 3, 'descriptors back to baseline');
     // The last delivery closes its file just after its ack; a leak keeps the gauge up for good.
@@ -37,7 +27,7 @@ describe('run file descriptors', () => {
   }
 
   it('are closed once, after consumption, for a backlog of admission segments', async () => {
-    const dir = join(root, 'admission');
+    const dir = join(ws.root, 'admission');
     await mkdir(dir, { recursive: true });
     const segments = 300;
     const record = runLines('x', 1, false)[1]!.replace('violation_audited', 'violation_admission');
@@ -47,8 +37,7 @@ describe('run file descriptors', () => {
     }
     const baseline = await openFds();
     const sink = collectingSink();
-    const r = startReader(root, join(tmp.dir, 'state'), { sink: sink.sink, mode: 'admission' });
-    stops.push(r.stop);
+    const r = ws.reader({ sink: sink.sink, mode: 'admission' });
     await waitFor(() => sink.violations().length === segments, 'every segment delivered');
     await waitFor(async () => (await readdir(dir)).length === 0, 'every segment consumed');
     expect(r.telemetry.logs.filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([]);
@@ -60,18 +49,17 @@ describe('run file descriptors', () => {
     const runs = 4;
     for (let c = 0; c < channels; c++) {
       for (let i = 0; i < runs; i++) {
-        await writeCompletedRun(root, `c${c}`, auditIdOf(i), 1, 1000 + i);
+        await writeCompletedRun(ws.root, `c${c}`, auditIdOf(i), 1, 1000 + i);
       }
     }
     const baseline = await openFds();
     const sink = collectingSink();
     // Retention deletes each delivered run, so scans run while runs are opened for delivery.
-    const r = startReader(root, join(tmp.dir, 'state'), {
+    const r = ws.reader({
       sink: sink.sink,
       maxAuditResults: 1,
       intervalMs: 10,
     });
-    stops.push(r.stop);
     await waitFor(() => sink.violations().length === channels * runs, 'the backlog', 30_000);
     await backToBaseline(r, baseline);
     expect(await metricValue(r.telemetry, 'gk_export_runs_lost_total')).toBe(0);
