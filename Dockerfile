@@ -33,5 +33,5 @@ ENV NODE_ENV=production
 EXPOSE 9465
 # A small young generation bounds resident memory while streaming; --expose-gc returns a
 # burst's memory once idle (see src/cli.ts).
-ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=4", "--expose-gc", "/app/dist/cli.js"]
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=2", "--expose-gc", "/app/dist/cli.js"]
 CMD ["read"]

@@ -10,7 +10,7 @@ import type { ExportMsg } from '../src/protocol/record.ts';
 export const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 export const NODE = process.execPath;
 /** How the image runs the CLI (Dockerfile ENTRYPOINT, the bin's shebang). */
-export const NODE_FLAGS = ['--max-semi-space-size=4', '--expose-gc'];
+export const NODE_FLAGS = ['--max-semi-space-size=2', '--expose-gc'];
 
 export function record(id: string, i: number): ExportMsg {
   const kinds = ['K8sRequiredLabels', 'K8sAllowedRepos', 'K8sContainerLimits'];
@@ -61,8 +61,15 @@ export async function peakRssMiB(pid: number): Promise<number> {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-/** Starts the reader with stdout to a callback per line (or /dev/null); waits on stderr logs. */
-export function startReader(args: string[], onLine?: (line: string, t: number) => void) {
+/**
+ * Starts the reader with stdout to a callback per line, to a pipe this process drains (as a
+ * container runtime reads a container's output: `'drain'`) or to /dev/null; waits on stderr
+ * logs.
+ */
+export function startReader(
+  args: string[],
+  onLine?: ((line: string, t: number) => void) | 'drain',
+) {
   const child = spawn(NODE, [...NODE_FLAGS, CLI, 'read', '--http-port', '0', ...args], {
     stdio: ['ignore', onLine ? 'pipe' : 'ignore', 'pipe'],
   });
@@ -81,7 +88,9 @@ export function startReader(args: string[], onLine?: (line: string, t: number) =
       else waiters.push(w);
     }
   });
-  if (onLine) {
+  if (onLine === 'drain') {
+    child.stdout!.resume();
+  } else if (onLine) {
     let buf = '';
     child.stdout!.setEncoding('utf8').on('data', (s: string) => {
       const t = performance.now();
