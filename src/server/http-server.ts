@@ -1,14 +1,14 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Metrics, Telemetry } from '../telemetry/index.ts';
-import { createPromRegistry } from '../telemetry/prometheus.ts';
+import { metricsEndpoint } from '../telemetry/prometheus.ts';
 import { livenessCheck, type Readiness } from './health.ts';
 
 export interface HttpServerOptions {
   /** Port to listen on (0: any free port — for tests; the CLI disables the server on 0). */
   readonly port: number;
   readonly host?: string;
-  /** Served on /metrics (through prom-client, loaded when the server starts). */
+  /** Served on /metrics (Prometheus text, with the process metrics when the set asks). */
   readonly metrics: Metrics;
   readonly readiness: () => Promise<Readiness>;
   readonly telemetry: Telemetry;
@@ -25,7 +25,7 @@ export interface HttpServerOptions {
  * ```
  */
 export async function startHttpServer(opts: HttpServerOptions) {
-  const registry = await createPromRegistry(opts.metrics);
+  const registry = metricsEndpoint(opts.metrics);
   // Not `import … from 'node:http'`: an ES import of node:http evaluates its lazy exports
   // (WebSocket, …), which load Node's bundled undici: 13 MiB resident for nothing here.
   const { createServer } = process.getBuiltinModule('node:http');

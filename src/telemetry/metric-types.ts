@@ -1,7 +1,7 @@
-// Counters, gauges and histograms kept in plain maps: the reader counts with no metrics library
-// loaded. prom-client (tens of MiB resident with the Node modules it pulls in) is loaded only
-// when metrics are served (src/telemetry/prometheus.ts), and it reads these through `get()`,
-// which returns what a prom-client metric's `get()` returns.
+// Counters, gauges and histograms kept in plain maps: the reader counts, and serves them
+// (src/telemetry/exposition.ts), with no metrics library (prom-client, with the Node modules it
+// pulls in, held ~10 MiB more in an idle reader). `get()` returns what a prom-client metric's
+// `get()` returns, so the tests can compare the served text with prom-client's.
 import { monotonicMs } from './clock.ts';
 
 /** Label values by label name (a label not given is empty, as in prom-client). */

@@ -18,9 +18,9 @@ export const InvalidCode = {
 export type InvalidCode = (typeof InvalidCode)[keyof typeof InvalidCode];
 
 /**
- * Every metric gk-export exports, one set per process (tests make their own). Counting needs
- * no metrics library: `--http-port` hands the set to prom-client when it starts serving
- * (`createPromRegistry`), with Node's process metrics when `defaults` is set.
+ * Every metric gk-export exports, one set per process (tests make their own). No metrics
+ * library: `--http-port` serves the set in the Prometheus text format (`metricsEndpoint`),
+ * with Node's process metrics when `defaults` is set.
  *
  * @example
  * ```ts
@@ -33,7 +33,7 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
   const all: AnyMetric[] = [];
   const add = <M extends AnyMetric>(m: M): M => (all.push(m), m);
   return {
-    /** Node's process metrics (CPU, memory, event loop) are served beside these. */
+    /** Node's process metrics (CPU, memory, file descriptors, V8 heap) are served beside these. */
     defaults: opts.defaults ?? false,
     /** Every metric of the set. */
     all: all as readonly AnyMetric[],

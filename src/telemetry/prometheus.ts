@@ -1,6 +1,6 @@
-import type { Metric as PromMetric } from 'prom-client';
-import type { AnyMetric } from './metric-types.ts';
+import { prometheusText, PROMETHEUS_CONTENT_TYPE, type Exposable } from './exposition.ts';
 import type { Metrics } from './metrics.ts';
+import { processMetrics } from './process-metrics.ts';
 
 /** What the HTTP server serves on /metrics. */
 export interface PromEndpoint {
@@ -10,37 +10,21 @@ export interface PromEndpoint {
 }
 
 /**
- * A prom-client registry that serves a metric set (plus Node's process metrics, prefixed
- * `gk_export_`, when the set asks for them). prom-client is imported here, on demand: a reader
- * that serves no metrics never loads it.
+ * Serves a metric set in the Prometheus text format, followed by Node's process metrics
+ * (prefixed `gk_export_`) when the set asks for them. No metrics library is loaded.
  *
  * @example
  * ```ts
- * const registry = await createPromRegistry(telemetry.metrics);
+ * const registry = metricsEndpoint(telemetry.metrics);
  * const text = await registry.metrics();
  * ```
  */
-export async function createPromRegistry(metrics: Metrics): Promise<PromEndpoint> {
-  const { Registry, collectDefaultMetrics } = await import('prom-client');
-  const registry = new Registry();
-  if (metrics.defaults) collectDefaultMetrics({ register: registry, prefix: 'gk_export_' });
-  const registered = new Set<AnyMetric>();
-  // A metric a sink registers after the server started (`metrics.register`) is picked up at
-  // the next scrape.
-  const sync = () => {
-    for (const m of metrics.all) {
-      if (registered.has(m)) continue;
-      registered.add(m);
-      // A registry reads a metric through its `name` and `get()` only, which ours provide in
-      // prom-client's shape; the cast is for prom-client's declared (class) types.
-      registry.registerMetric(m as unknown as PromMetric);
-    }
-  };
+export function metricsEndpoint(metrics: Metrics): PromEndpoint {
+  const own: readonly Exposable[] = metrics.defaults ? processMetrics('gk_export_') : [];
   return {
-    contentType: registry.contentType,
-    metrics: () => {
-      sync();
-      return registry.metrics();
-    },
+    contentType: PROMETHEUS_CONTENT_TYPE,
+    // A metric a sink registers after the server started (`metrics.register`) is in `all`
+    // from then on, so it is in the next scrape.
+    metrics: () => prometheusText([...metrics.all, ...own]),
   };
 }
