@@ -34,6 +34,13 @@ async function maxFds(): Promise<number | undefined> {
   return m && m[1] !== 'unlimited' ? Number(m[1]) : undefined;
 }
 
+/** The V8 heap gauges: name, help and `process.memoryUsage()` field. */
+const V8_MEMORY = [
+  ['nodejs_heap_size_total_bytes', 'Process heap size from Node.js in bytes.', 'heapTotal'],
+  ['nodejs_heap_size_used_bytes', 'Process heap size used from Node.js in bytes.', 'heapUsed'],
+  ['nodejs_external_memory_bytes', 'Node.js external memory size in bytes.', 'external'],
+] as const;
+
 /**
  * Node's process metrics under the names Prometheus' client libraries give them (prom-client's
  * defaults: CPU, memory, file descriptors, start time, V8 heap, version), prefixed: read from
@@ -95,23 +102,8 @@ export function processMetrics(prefix: string): Exposable[] {
       async () => (await readdir('/proc/self/fd')).length - 1,
     ),
     sampled(p('process_max_fds'), 'Maximum number of open file descriptors.', 'gauge', maxFds),
-    sampled(
-      p('nodejs_heap_size_total_bytes'),
-      'Process heap size from Node.js in bytes.',
-      'gauge',
-      () => process.memoryUsage().heapTotal,
-    ),
-    sampled(
-      p('nodejs_heap_size_used_bytes'),
-      'Process heap size used from Node.js in bytes.',
-      'gauge',
-      () => process.memoryUsage().heapUsed,
-    ),
-    sampled(
-      p('nodejs_external_memory_bytes'),
-      'Node.js external memory size in bytes.',
-      'gauge',
-      () => process.memoryUsage().external,
+    ...V8_MEMORY.map(([name, help, field]) =>
+      sampled(p(name), help, 'gauge', () => process.memoryUsage()[field]),
     ),
     sampled(
       p('nodejs_active_resources_total'),
