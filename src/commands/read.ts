@@ -190,7 +190,7 @@ export function registerRead(program: Command): void {
               lanes: lanesOf(specs, { stateDir: c.stateDir, telemetry, opened }),
               telemetry,
               diskExport: selected.sources.includes('disk-export'),
-              extraSources: ({ store, deadLetter }) =>
+              extraSources: ({ store, deadLetter, telemetry: laneTelemetry, first }) =>
                 selected.apiserverAudit && auditLog
                   ? [
                       auditLog.createApiserverAuditSource({
@@ -199,8 +199,9 @@ export function registerRead(program: Command): void {
                         batchMaxRecords: c.batchMaxRecords,
                         pollIntervalMs: c.intervalMs,
                         store,
-                        telemetry,
+                        telemetry: laneTelemetry,
                         deadLetter,
+                        reportInvalid: first,
                       }),
                     ]
                   : [],

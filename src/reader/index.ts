@@ -27,6 +27,10 @@ export interface ReaderDeps {
   readonly extraSources?: (ctx: {
     store: CheckpointStore;
     deadLetter: ReturnType<typeof createDeadLetter>;
+    /** The lane's telemetry (only the first lane counts the lines it reads). */
+    telemetry: Telemetry;
+    /** The first lane: its sources report bad input (the others skip it). */
+    first: boolean;
   }) => Source[];
   /** Set false to run only the extra sources. */
   readonly diskExport?: boolean;
@@ -123,8 +127,8 @@ async function runLocked(config: ReaderConfig, deps: ReaderDeps, signal: AbortSi
           extraSources: deps.extraSources,
           coordinator,
           discover: shared?.discover,
-          // Each bad line is reported once, by the first sink's source.
-          reportInvalid: i === 0,
+          // Each bad line is reported, and each line read counted, once: by the first lane.
+          first: i === 0,
           onLag: several
             ? (seconds) => {
                 lagSeconds.set(spec.name, seconds);

@@ -26,6 +26,8 @@ export interface ApiserverAuditOptions {
   readonly store: CheckpointStore;
   readonly telemetry: Telemetry;
   readonly deadLetter: DeadLetter;
+  /** False: bad lines are reported by another sink's source (each once) and skipped here. */
+  readonly reportInvalid?: boolean;
 }
 
 const SOURCE = 'apiserver-audit';
@@ -72,6 +74,7 @@ export function createApiserverAuditSource(opts: ApiserverAuditOptions): Source 
   ): Promise<Delivery[]> {
     let batch: Delivery[] = [];
     const setAside = async (line: RawLine, code: InvalidCode, reason: string) => {
+      if (opts.reportInvalid === false) return;
       const before = batch;
       await reportInvalid(
         sink,

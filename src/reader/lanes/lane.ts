@@ -2,6 +2,7 @@ import type { DeadLetter } from '../../dead-letter.ts';
 import { isGkExportError } from '../../errors.ts';
 import type { Sink } from '../../sinks/sink.ts';
 import type { Telemetry } from '../../telemetry/index.ts';
+import { laneTelemetry } from './lane-telemetry.ts';
 import type { CheckpointStore } from '../../pipeline/checkpoint.ts';
 import type { DiscoveryOptions, Discovery } from '../discovery.ts';
 import { createDiskSource } from '../disk-source.ts';
@@ -33,11 +34,21 @@ export interface LaneContext {
   readonly telemetry: Telemetry;
   readonly deadLetter: DeadLetter;
   readonly diskExport: boolean;
-  readonly extraSources?: (ctx: { store: CheckpointStore; deadLetter: DeadLetter }) => Source[];
-  /** With several lanes: the coordinator, the shared watcher, and whether this lane reports bad input. */
+  readonly extraSources?: (ctx: {
+    store: CheckpointStore;
+    deadLetter: DeadLetter;
+    telemetry: Telemetry;
+    /** The first lane: its sources report bad input (the others skip it). */
+    first: boolean;
+  }) => Source[];
+  /** With several lanes: the coordinator and the shared watcher. */
   readonly coordinator?: LaneCoordinator;
   readonly discover?: (o: DiscoveryOptions) => Discovery;
-  readonly reportInvalid: boolean;
+  /**
+   * The first sink's lane: it alone reports bad input and counts what the volume holds (lines
+   * read, runs found and finished: `laneTelemetry`); every lane reads all of it.
+   */
+  readonly first: boolean;
   readonly onLag?: (seconds: number) => void;
 }
 
@@ -60,9 +71,12 @@ export async function runLane(
   signal: AbortSignal,
 ): Promise<void> {
   const { config, deadLetter } = ctx;
-  const telemetry = ctx.coordinator
-    ? { log: ctx.telemetry.log.child({ sink: spec.name }), metrics: ctx.telemetry.metrics }
-    : ctx.telemetry;
+  const telemetry = laneTelemetry(
+    ctx.coordinator
+      ? { log: ctx.telemetry.log.child({ sink: spec.name }), metrics: ctx.telemetry.metrics }
+      : ctx.telemetry,
+    ctx.first,
+  );
   const { log, metrics } = telemetry;
   const filter = laneFilter(config.filters, spec, telemetry);
   for (;;) {
@@ -109,11 +123,11 @@ export async function runLane(
           retention: coordinator,
           discover: ctx.discover,
           onLag: ctx.onLag,
-          reportInvalid: ctx.reportInvalid,
+          reportInvalid: ctx.first,
         }),
       );
     }
-    sources.push(...(ctx.extraSources?.({ store, deadLetter }) ?? []));
+    sources.push(...(ctx.extraSources?.({ store, deadLetter, telemetry, first: ctx.first }) ?? []));
     let failure: unknown;
     await Promise.all(
       sources.map((s) =>

@@ -17,6 +17,7 @@ import { resolveReaderConfig } from '../../../src/reader/options.ts';
 import type { Source } from '../../../src/pipeline/source.ts';
 import { allowedEvent, auditEvent } from '../../helpers/audit-events.ts';
 import { capturingTelemetry, collectingSink, metricValue } from '../../helpers/reader.ts';
+import { takingSink } from '../../helpers/lanes.ts';
 import { waitFor } from '../../helpers/tmp.ts';
 import { useWorkspace } from '../../helpers/workspace.ts';
 
@@ -210,5 +211,55 @@ describe('API-server audit log source', () => {
     });
     await waitFor(() => added >= 20, '20 idle waits');
     expect(getEventListeners(signal!, 'abort').length).toBeLessThanOrEqual(1);
+  });
+
+  it('with several sinks, reports a bad line once and counts each line read once', async () => {
+    await writeFile(
+      log,
+      line(auditEvent(1)) + '{"broken\n' + line(allowedEvent(2)) + line(auditEvent(3)),
+    );
+    const sinks = ['a', 'b'].map((name) => ({ name, ...takingSink(name) }));
+    const telemetry = capturingTelemetry();
+    const ac = new AbortController();
+    const done = runReader(
+      resolveReaderConfig({ root: ws.root, stateDir: ws.state, pollInterval: 50 }),
+      {
+        lanes: sinks.map((s) => ({ name: s.name, open: s.open })),
+        telemetry,
+        diskExport: false,
+        extraSources: ({ store, deadLetter, telemetry: laneTelemetry, first }) => [
+          createApiserverAuditSource({
+            path: log,
+            start: 'beginning',
+            webhookName: 'validation.gatekeeper.sh',
+            maxRecordBytes: 1 << 20,
+            batchMaxRecords: 50,
+            pollIntervalMs: 50,
+            store,
+            telemetry: laneTelemetry,
+            deadLetter,
+            reportInvalid: first,
+          }),
+        ],
+      },
+      ac.signal,
+    );
+    ws.defer(async () => {
+      ac.abort();
+      await done;
+    });
+    for (const s of sinks) await waitFor(() => s.got.length === 2, `both denials to ${s.name}`);
+    await waitFor(
+      async () => (await metricValue(telemetry, 'gk_export_records_read_total')) === 4,
+      'the four lines counted',
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await metricValue(telemetry, 'gk_export_records_read_total')).toBe(4);
+    expect(await metricValue(telemetry, 'gk_export_records_invalid_total')).toBe(1);
+    expect(await metricValue(telemetry, 'gk_export_apiserver_audit_events_skipped_total')).toBe(1);
+    const deadLetters = (await readFile(join(ws.state, 'dead-letter.jsonl'), 'utf8'))
+      .split('\n')
+      .filter(Boolean);
+    expect(deadLetters).toHaveLength(1);
   });
 });

@@ -66,6 +66,33 @@ describe('reader lanes (one per sink)', () => {
     expect((await readdir(join(state, 'checkpoints'))).sort()).toEqual(['all.json', 'team.json']);
   });
 
+  it('counts the lines and runs it reads once, however many sinks read them', async () => {
+    for (let i = 0; i < 2; i++) await writeNamespacedRun(root, 'c', i, 48);
+    const sinks = ['a', 'b', 'c'].map((name) => ({ name, ...takingSink(name) }));
+    const r = startLanes(
+      root,
+      state,
+      sinks.map((s) => ({ name: s.name, open: s.open })),
+    );
+    stops.push(r.stop);
+    for (const s of sinks) {
+      await waitFor(() => s.violations().length === 96, `every record to ${s.name}`);
+    }
+    const m = (name: string, labels?: Record<string, string>) =>
+      metricValue(r.telemetry, name, labels);
+    await waitFor(
+      async () => (await m('gk_export_runs_completed_total')) >= 2,
+      'both runs delivered',
+    );
+    await r.stop();
+    stops.pop();
+    // Two runs of 48 violations and their two markers: 100 lines, read by each of the sinks.
+    expect(await m('gk_export_records_read_total', { source: 'audit' })).toBe(100);
+    expect(await m('gk_export_runs_completed_total', { state: 'complete' })).toBe(2);
+    expect(await m('gk_export_runs_pending_pushed_total')).toBe(2);
+    expect(await m('gk_export_runs_pending_popped_total')).toBe(2);
+  });
+
   it('deletes a delivered run only once every sink has it; a sink down holds only its own lane', async () => {
     for (let i = 0; i < 3; i++) await writeNamespacedRun(root, 'c', i, 20);
     const up = takingSink('up');
