@@ -99,7 +99,9 @@ export function createRunFiles(deps: {
 
   function countOpen(delta: number): void {
     openFiles += delta;
-    deps.metrics.runFilesOpen.set(openFiles);
+    // (A change, not a value: with several sinks each lane holds its own descriptors, and the
+    // gauge is their sum.)
+    deps.metrics.runFilesOpen.inc(delta);
   }
 
   async function openRun(ch: Channel, r: RunState, now: boolean): Promise<void> {

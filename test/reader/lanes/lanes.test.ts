@@ -93,6 +93,23 @@ describe('reader lanes (one per sink)', () => {
     expect(await m('gk_export_runs_pending_popped_total')).toBe(2);
   });
 
+  it('counts the run files every lane holds open', async () => {
+    await writeNamespacedRun(root, 'c', 0, 10);
+    const sinks = ['a', 'b'].map((name) => ({ name, ...heldSink(name) }));
+    const r = startLanes(
+      root,
+      state,
+      sinks.map((s) => ({ name: s.name, open: s.open })),
+    );
+    stops.push(r.stop);
+    const open = () => metricValue(r.telemetry, 'gk_export_run_files_open');
+    // Both receivers are down: each lane holds the run's file while its batch waits.
+    await waitFor(async () => (await open()) === 2, 'one open run file per lane');
+    for (const s of sinks) s.release();
+    for (const s of sinks) await waitFor(() => s.violations().length === 10, `${s.name}'s records`);
+    await waitFor(async () => (await open()) === 0, 'every run file closed');
+  });
+
   it('deletes a delivered run only once every sink has it; a sink down holds only its own lane', async () => {
     for (let i = 0; i < 3; i++) await writeNamespacedRun(root, 'c', i, 20);
     const up = takingSink('up');
