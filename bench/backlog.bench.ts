@@ -19,7 +19,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, NODE, NODE_FLAGS, writeRun } from './lib.ts';
+import { CLI, median, NODE, NODE_FLAGS, writeRun } from './lib.ts';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -40,8 +40,6 @@ const readArgs = (root: string, state: string) => [
   '--state-dir',
   state,
 ];
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 /** VmHWM / VmRSS of a live process in MiB (NaN once it has exited). */
 async function memMiB(pid: number, field: 'VmHWM' | 'VmRSS'): Promise<number> {

@@ -1,7 +1,7 @@
 // Canonical encoder vs JSON.stringify on the same 1,000,000 records [target ≥ 0.6× the speed].
 import { encodeExportMsg } from '../src/protocol/encode.ts';
 import type { ExportMsg } from '../src/protocol/record.ts';
-import { record } from './lib.ts';
+import { median, record } from './lib.ts';
 
 const n = Math.round(1_000_000 * Number(process.env.BENCH_SCALE ?? 1));
 const rounds = 5;
@@ -18,7 +18,6 @@ const time = (rs: ExportMsg[], fn: (r: ExportMsg) => string) => {
   for (const r of rs) sink += fn(r).length;
   return (performance.now() - t) / 1000;
 };
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const stringifyOf = (r: ExportMsg) => JSON.stringify(r);
 // Warm both up, then alternate them so that both see the same machine: the median of the
 // per-round ratios is what is reported (a shared machine makes single rounds swing by 2×).

@@ -12,6 +12,9 @@ export const NODE = process.execPath;
 /** How the image runs the CLI (Dockerfile ENTRYPOINT, the bin's shebang). */
 export const NODE_FLAGS = ['--max-semi-space-size=2', '--expose-gc'];
 
+/** The middle value (the upper one of an even count). */
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
 export function record(id: string, i: number): ExportMsg {
   const kinds = ['K8sRequiredLabels', 'K8sAllowedRepos', 'K8sContainerLimits'];
   return {

@@ -12,12 +12,11 @@ import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { peakRssMiB, startReader, writeRun } from './lib.ts';
+import { median, peakRssMiB, startReader, writeRun } from './lib.ts';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const STALL_S = Number(process.env.BENCH_STALL_S ?? 60);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 async function receiver(mode: { stallUntil: number }) {
   let lines = 0;
