@@ -11,6 +11,16 @@ import {
 const BATCH = 256;
 
 /**
+ * A writer that cannot be set up (bad root, channel or limits): one line and exit status 2.
+ * Anything that is not a GkExportError is a bug and propagates.
+ */
+export function refuseSetup(err: unknown): void {
+  if (!isGkExportError(err)) throw err;
+  process.stderr.write(`gk-export write: ${err.message}\n`);
+  process.exitCode = 2;
+}
+
+/**
  * `gk-export write --admission`: ExportMsg lines on stdin become admission segments in
  * `<root>/<channel>`, exactly as a Gatekeeper 3.24 webhook pod writes them (rotation, spool
  * limits, 64 KiB record limit). A bad line stops the command with exit 1 and `line N: why`
@@ -31,9 +41,7 @@ export async function writeAdmission(
   try {
     writer = createAdmissionWriter({ root: opts.root, channel: opts.channel });
   } catch (err) {
-    if (!isGkExportError(err)) throw err;
-    process.stderr.write(`gk-export write: ${err.message}\n`);
-    process.exitCode = 2;
+    refuseSetup(err);
     return;
   }
   let written = 0;

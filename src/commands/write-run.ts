@@ -1,9 +1,8 @@
-import { isGkExportError } from '../errors.ts';
 import { auditIdFor } from '../protocol/names.ts';
 import { validateExportMsg } from '../protocol/validate.ts';
 import { createDiskWriter } from '../writer/index.ts';
 import { stdinLines } from './stdin-lines.ts';
-import { writeAdmission } from './write-admission.ts';
+import { refuseSetup, writeAdmission } from './write-admission.ts';
 
 /** The message for a line over --max-record-bytes. */
 export const tooLong = (n: number, max: number) =>
@@ -61,9 +60,7 @@ export async function runWrite(opts: WriteOptions): Promise<void> {
     writer = createDiskWriter({ root: opts.root, maxAuditResults: opts.maxAuditResults });
     run = await writer.startRun(opts.channel, auditId);
   } catch (err) {
-    if (!isGkExportError(err)) throw err;
-    process.stderr.write(`gk-export write: ${err.message}\n`);
-    process.exitCode = 2;
+    refuseSetup(err);
     return;
   }
   let skipped = 0;
