@@ -190,7 +190,7 @@ export function registerRead(program: Command): void {
               lanes: lanesOf(specs, { stateDir: c.stateDir, telemetry, opened }),
               telemetry,
               diskExport: selected.sources.includes('disk-export'),
-              extraSources: ({ store, deadLetter, telemetry: laneTelemetry, first }) =>
+              extraSources: ({ store, deadLetter, telemetry: laneTelemetry, tally }) =>
                 selected.apiserverAudit && auditLog
                   ? [
                       auditLog.createApiserverAuditSource({
@@ -201,7 +201,7 @@ export function registerRead(program: Command): void {
                         store,
                         telemetry: laneTelemetry,
                         deadLetter,
-                        reportInvalid: first,
+                        tally,
                       }),
                     ]
                   : [],

@@ -2,6 +2,7 @@ import type { DeadLetter } from '../dead-letter.ts';
 import { reportInvalid } from '../pipeline/invalid.ts';
 import type { InvalidCode, Telemetry } from '../telemetry/index.ts';
 import { pathInRoot, type Channel } from './channel.ts';
+import type { VolumeTally } from './lanes/volume-tally.ts';
 
 /** Reports bad directory entries (files and channels), each once. */
 export interface BadEntries {
@@ -39,8 +40,8 @@ export interface BadEntries {
 export function createBadEntries(deps: {
   readonly telemetry: Telemetry;
   readonly deadLetter: DeadLetter;
-  /** False: another sink's source reports them (each bad entry once); this one only skips them. */
-  readonly report?: boolean;
+  /** With several sinks: an entry another sink's source reported is only skipped here. */
+  readonly tally?: VolumeTally;
 }): BadEntries {
   /** Bad names in the root already reported. */
   const rootReported = new Set<string>();
@@ -55,7 +56,7 @@ export function createBadEntries(deps: {
     const reported = ch?.reported ?? rootReported;
     if (reported.has(id)) return;
     reported.add(id);
-    if (deps.report === false) return;
+    if (deps.tally && !deps.tally.once(entryKey(ch, id))) return;
     await reportInvalid(deps, {
       file: ch ? pathInRoot(ch, name) : name,
       line: 0,
@@ -69,3 +70,7 @@ export function createBadEntries(deps: {
     once,
   };
 }
+
+/** A bad entry as the volume tally knows it: its channel (none: the root) and its id. */
+export const entryKey = (ch: Channel | undefined, id: string) =>
+  ch ? `${ch.name}/${id}` : `/${id}`;

@@ -4,6 +4,7 @@ import type { Telemetry } from '../telemetry/index.ts';
 import type { BadEntries } from './bad-entries.ts';
 import type { Discovery, DiscoveryOptions } from './discovery.ts';
 import type { RetentionGate } from './lanes/coordinator.ts';
+import type { VolumeTally } from './lanes/volume-tally.ts';
 import type { ReadMode } from './options.ts';
 import type { DeleteRetries } from './retention.ts';
 import type { RunFiles } from './run-files.ts';
@@ -37,8 +38,11 @@ export interface DiskSourceOptions {
   readonly discover?: (o: DiscoveryOptions) => Discovery;
   /** Where the age of the oldest undelivered run goes (default: the reader's lag gauge). */
   readonly onLag?: (seconds: number) => void;
-  /** False: bad lines and files are reported by another sink's source (each once). */
-  readonly reportInvalid?: boolean;
+  /**
+   * With several sinks: what the volume holds (lines read, bad lines and files, runs found and
+   * finished) is counted and reported by the lane that reads it first. Without: all of it here.
+   */
+  readonly tally?: VolumeTally;
 }
 
 /**

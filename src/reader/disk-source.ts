@@ -52,7 +52,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   const bad = createBadEntries({
     telemetry,
     deadLetter: opts.deadLetter,
-    report: opts.reportInvalid,
+    tally: opts.tally,
   });
   const rootHealth = rootListingHealth({ root: opts.root, intervalMs: opts.intervalMs, telemetry });
   let discovery: Discovery | undefined;

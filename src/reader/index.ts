@@ -6,6 +6,7 @@ import { createLaneCoordinator } from './lanes/coordinator.ts';
 import { quietFailure, runLane, type LaneSink, type LaneSpec } from './lanes/lane.ts';
 import { openLaneStores } from './lanes/lane-checkpoints.ts';
 import { createSharedDiscovery } from './lanes/shared-discovery.ts';
+import { createVolumeTally, type VolumeTally } from './lanes/volume-tally.ts';
 import type { ReaderConfig } from './options.ts';
 import type { Source } from '../pipeline/source.ts';
 import { lockStateDir } from './state-lock.ts';
@@ -27,10 +28,10 @@ export interface ReaderDeps {
   readonly extraSources?: (ctx: {
     store: CheckpointStore;
     deadLetter: ReturnType<typeof createDeadLetter>;
-    /** The lane's telemetry (only the first lane counts the lines it reads). */
+    /** The lane's telemetry. */
     telemetry: Telemetry;
-    /** The first lane: its sources report bad input (the others skip it). */
-    first: boolean;
+    /** With several sinks: who counts and reports what the volume holds (`VolumeTally`). */
+    tally?: VolumeTally;
   }) => Source[];
   /** Set false to run only the extra sources. */
   readonly diskExport?: boolean;
@@ -95,6 +96,9 @@ async function runLocked(config: ReaderConfig, deps: ReaderDeps, signal: AbortSi
           telemetry,
         })
       : undefined;
+  // What the volume holds is counted, and bad input reported, once: by the lane that reads it
+  // first (so also after a lane stopped for good).
+  const tally = several ? createVolumeTally() : undefined;
   const lagSeconds = new Map<string, number>();
   const showLag = () => {
     if (!coordinator) return;
@@ -127,8 +131,7 @@ async function runLocked(config: ReaderConfig, deps: ReaderDeps, signal: AbortSi
           extraSources: deps.extraSources,
           coordinator,
           discover: shared?.discover,
-          // Each bad line is reported, and each line read counted, once: by the first lane.
-          first: i === 0,
+          tally,
           onLag: several
             ? (seconds) => {
                 lagSeconds.set(spec.name, seconds);

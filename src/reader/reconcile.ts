@@ -6,6 +6,7 @@ import { errnoCode } from '../errors.ts';
 import { checkpointKey } from '../pipeline/checkpoint.ts';
 import { InvalidCode } from '../telemetry/index.ts';
 import { monotonicMs } from '../telemetry/clock.ts';
+import { entryKey } from './bad-entries.ts';
 import { dropRun, pathInRoot, wake, type Channel } from './channel.ts';
 import { inChannelDir } from './channel-dir.ts';
 import type { SourceContext } from './disk-context.ts';
@@ -120,6 +121,11 @@ async function reconcile(ctx: SourceContext, ch: Channel): Promise<void> {
   wake(ch);
 }
 
+/** The channel is no longer a symlink: if it becomes one again, that is reported again. */
+function symlinkGone(ctx: SourceContext, ch: Channel): void {
+  if (ch.reported.delete(SYMLINK_CHANNEL)) ctx.opts.tally?.forget(entryKey(ch, SYMLINK_CHANNEL));
+}
+
 /**
  * Lists the channel directory, never through a symlink (a symlinked channel is reported once
  * and read nothing from), and reports names that are not UTF-8. Completed files do not
@@ -139,9 +145,9 @@ async function list(ctx: SourceContext, ch: Channel) {
   if (inDir.ok) {
     if (ch.id && (ch.id.dev !== inDir.id.dev || ch.id.ino !== inDir.id.ino)) full = true;
     ch.id = inDir.id;
-    ch.reported.delete(SYMLINK_CHANNEL);
+    symlinkGone(ctx, ch);
   } else if (inDir.problem === 'missing') {
-    ch.reported.delete(SYMLINK_CHANNEL);
+    symlinkGone(ctx, ch);
   } else if (inDir.problem === 'symlink') {
     // Never followed: its files (outside the root, maybe) are neither read nor deleted.
     const why = 'channel is a symlink; not followed';
@@ -167,6 +173,7 @@ function track(ctx: SourceContext, ch: Channel, f: ScannedFile, now: number): Ru
     // as a scan's lstat may predate a delivery that finished meanwhile.
     if (r.delivered) dropRun(ch, r, store);
     else reportLost(ctx, ch, r);
+    ctx.opts.tally?.replaced(runCheckpointKey(r));
     r = undefined;
   }
   if (!r) {
@@ -175,10 +182,13 @@ function track(ctx: SourceContext, ch: Channel, f: ScannedFile, now: number): Ru
     if (saved && saved.offset > f.size) {
       // Shorter than what was delivered: not the file the checkpoint describes.
       store.delete(runCheckpointKey(r));
+      ctx.opts.tally?.replaced(runCheckpointKey(r));
     } else if (saved?.done && saved.offset === f.size) {
       markFoundDelivered(r);
     }
-    if (!r.delivered) telemetry.metrics.runsPushed.inc();
+    if (!r.delivered && (ctx.opts.tally?.found(runCheckpointKey(r)) ?? true)) {
+      telemetry.metrics.runsPushed.inc();
+    }
     ch.runs.set(f.ino, r);
   } else if (r.delivered && f.size > r.size) {
     const saved = store.get(runCheckpointKey(r));
@@ -186,7 +196,7 @@ function track(ctx: SourceContext, ch: Channel, f: ScannedFile, now: number): Ru
       // Gatekeeper never appends to a completed run, but if someone does, the new lines
       // are delivered too (from the checkpoint, which is just past the old end).
       markUndelivered(r);
-      telemetry.metrics.runsPushed.inc();
+      if (ctx.opts.tally?.grew(runCheckpointKey(r)) ?? true) telemetry.metrics.runsPushed.inc();
       const bytes = f.size - saved.offset;
       telemetry.log.warn(
         { channel: ch.name, run: r.run, file: pathInRoot(ch, f.name), bytes },
@@ -226,7 +236,7 @@ function reportLost(ctx: SourceContext, ch: Channel, r: RunState): void {
   const { log, metrics } = telemetry;
   const saved = store.get(runCheckpointKey(r));
   const lostBytes = Math.max(0, r.size - (saved?.offset ?? 0));
-  metrics.runsPopped.inc();
+  if (ctx.opts.tally?.finished(runCheckpointKey(r)) ?? true) metrics.runsPopped.inc();
   const fields = { channel: ch.name, run: r.run, file: pathInRoot(ch, r.name), lostBytes };
   if (lostBytes === 0 && r.phase !== 'open') {
     // Every line was acknowledged before (a restart came between the last batch and the

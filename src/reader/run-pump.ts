@@ -98,14 +98,15 @@ async function handleLines(
   let batch: Delivery[] = [...prefix];
   const origin = { source: r.kind, channel: ch.name, run: r.run } as const;
   const decoded = decodeLines(origin, lines);
+  // Lines another sink's lane read first were counted, and reported if bad, by it.
+  const fresh = ctx.opts.tally?.fresh(runCheckpointKey(r), lines) ?? 0;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     const d = decoded[i]!;
     r.lines += 1;
     if ('code' in d) {
       r.invalid += 1;
-      // Another sink's source reports it (each bad line once).
-      if (ctx.opts.reportInvalid === false) continue;
+      if (i < fresh) continue;
       const before = batch;
       await reportInvalid(
         ctx.opts,
@@ -142,7 +143,7 @@ async function handleLines(
     }
     batch.push(d);
   }
-  metrics.recordsRead.inc({ source: r.kind }, lines.length);
+  if (fresh < lines.length) metrics.recordsRead.inc({ source: r.kind }, lines.length - fresh);
   return batch;
 }
 
@@ -164,8 +165,10 @@ async function finishRun(
     await ch.window.send([], runEntry(r, pos, true), { endsRun: true });
   }
   const state = markDelivered(r);
-  metrics.runsPopped.inc();
-  metrics.runsCompleted.inc({ state });
+  if (opts.tally?.finished(runCheckpointKey(r)) ?? true) {
+    metrics.runsPopped.inc();
+    metrics.runsCompleted.inc({ state });
+  }
   const summary = {
     channel: ch.name,
     run: r.run,

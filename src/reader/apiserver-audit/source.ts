@@ -10,6 +10,7 @@ import { encodeExportMsg } from '../../protocol/encode.ts';
 import { deliveryKey, type Delivery } from '../../sinks/sink.ts';
 import { InvalidCode, type Telemetry } from '../../telemetry/index.ts';
 import { reportInvalid } from '../../pipeline/invalid.ts';
+import type { VolumeTally } from '../lanes/volume-tally.ts';
 import type { LinePosition, RawLine } from '../line-reader.ts';
 import { decodeAuditEvent } from './decode.ts';
 import { followRotatingFile, type FollowedFile } from './follower.ts';
@@ -26,8 +27,11 @@ export interface ApiserverAuditOptions {
   readonly store: CheckpointStore;
   readonly telemetry: Telemetry;
   readonly deadLetter: DeadLetter;
-  /** False: bad lines are reported by another sink's source (each once) and skipped here. */
-  readonly reportInvalid?: boolean;
+  /**
+   * With several sinks: lines are counted, and bad ones reported, by the sink's lane that
+   * reads them first (see `VolumeTally`).
+   */
+  readonly tally?: VolumeTally;
 }
 
 const SOURCE = 'apiserver-audit';
@@ -73,8 +77,11 @@ export function createApiserverAuditSource(opts: ApiserverAuditOptions): Source 
     signal: AbortSignal,
   ): Promise<Delivery[]> {
     let batch: Delivery[] = [];
-    const setAside = async (line: RawLine, code: InvalidCode, reason: string) => {
-      if (opts.reportInvalid === false) return;
+    // Lines another sink's lane read first were counted, and reported if bad, by it.
+    const fresh = opts.tally?.fresh(`${SOURCE}:${f.fingerprint}@${f.ino}`, lines) ?? 0;
+    const setAside = async (i: number, code: InvalidCode, reason: string) => {
+      if (i < fresh) return;
+      const line = lines[i]!;
       const before = batch;
       await reportInvalid(
         sink,
@@ -89,10 +96,11 @@ export function createApiserverAuditSource(opts: ApiserverAuditOptions): Source 
         },
       );
     };
-    for (const line of lines) {
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!;
       if (line.tooLong || line.truncated) {
         await setAside(
-          line,
+          i,
           line.tooLong ? InvalidCode.LineTooLong : InvalidCode.TruncatedLine,
           line.tooLong ? 'line over --max-record-bytes' : 'file ends without a newline',
         );
@@ -100,11 +108,11 @@ export function createApiserverAuditSource(opts: ApiserverAuditOptions): Source 
       }
       const r = decodeAuditEvent(line.bytes.toString('utf8'), opts.webhookName);
       if ('invalid' in r) {
-        await setAside(line, InvalidCode.InvalidJson, r.invalid);
+        await setAside(i, InvalidCode.InvalidJson, r.invalid);
         continue;
       }
       if ('skip' in r) {
-        telemetry.metrics.auditEventsSkipped.inc({ reason: r.skip });
+        if (i >= fresh) telemetry.metrics.auditEventsSkipped.inc({ reason: r.skip });
         continue;
       }
       r.records.forEach((msg, i) => {
@@ -119,7 +127,9 @@ export function createApiserverAuditSource(opts: ApiserverAuditOptions): Source 
         });
       });
     }
-    telemetry.metrics.recordsRead.inc({ source: SOURCE }, lines.length);
+    if (fresh < lines.length) {
+      telemetry.metrics.recordsRead.inc({ source: SOURCE }, lines.length - fresh);
+    }
     return batch;
   }
 

@@ -2,7 +2,6 @@ import type { DeadLetter } from '../../dead-letter.ts';
 import { isGkExportError } from '../../errors.ts';
 import type { Sink } from '../../sinks/sink.ts';
 import type { Telemetry } from '../../telemetry/index.ts';
-import { laneTelemetry } from './lane-telemetry.ts';
 import type { CheckpointStore } from '../../pipeline/checkpoint.ts';
 import type { DiscoveryOptions, Discovery } from '../discovery.ts';
 import { createDiskSource } from '../disk-source.ts';
@@ -12,6 +11,7 @@ import { createPipeline, type FilterStage } from '../../pipeline/pipeline.ts';
 import type { Source } from '../../pipeline/source.ts';
 import type { LaneCoordinator, MaxLag } from './coordinator.ts';
 import { releaseRuns } from './release.ts';
+import type { VolumeTally } from './volume-tally.ts';
 
 /** A sink as a lane drives it: `interrupt()`, when present, ends its retries at shutdown. */
 export type LaneSink = Sink & { interrupt?(): void };
@@ -38,17 +38,18 @@ export interface LaneContext {
     store: CheckpointStore;
     deadLetter: DeadLetter;
     telemetry: Telemetry;
-    /** The first lane: its sources report bad input (the others skip it). */
-    first: boolean;
+    /** With several sinks: who counts and reports what the volume holds. */
+    tally?: VolumeTally;
   }) => Source[];
   /** With several lanes: the coordinator and the shared watcher. */
   readonly coordinator?: LaneCoordinator;
   readonly discover?: (o: DiscoveryOptions) => Discovery;
   /**
-   * The first sink's lane: it alone reports bad input and counts what the volume holds (lines
-   * read, runs found and finished: `laneTelemetry`); every lane reads all of it.
+   * With several sinks, shared by their lanes: every lane reads all of the volume, and what it
+   * holds (lines read, bad lines and files, runs found and finished) is counted and reported by
+   * the lane that gets to it first.
    */
-  readonly first: boolean;
+  readonly tally?: VolumeTally;
   readonly onLag?: (seconds: number) => void;
 }
 
@@ -71,12 +72,9 @@ export async function runLane(
   signal: AbortSignal,
 ): Promise<void> {
   const { config, deadLetter } = ctx;
-  const telemetry = laneTelemetry(
-    ctx.coordinator
-      ? { log: ctx.telemetry.log.child({ sink: spec.name }), metrics: ctx.telemetry.metrics }
-      : ctx.telemetry,
-    ctx.first,
-  );
+  const telemetry = ctx.coordinator
+    ? { log: ctx.telemetry.log.child({ sink: spec.name }), metrics: ctx.telemetry.metrics }
+    : ctx.telemetry;
   const { log, metrics } = telemetry;
   const filter = laneFilter(config.filters, spec, telemetry);
   for (;;) {
@@ -123,11 +121,11 @@ export async function runLane(
           retention: coordinator,
           discover: ctx.discover,
           onLag: ctx.onLag,
-          reportInvalid: ctx.first,
+          tally: ctx.tally,
         }),
       );
     }
-    sources.push(...(ctx.extraSources?.({ store, deadLetter, telemetry, first: ctx.first }) ?? []));
+    sources.push(...(ctx.extraSources?.({ store, deadLetter, telemetry, tally: ctx.tally }) ?? []));
     let failure: unknown;
     await Promise.all(
       sources.map((s) =>

@@ -12,7 +12,8 @@ import { getEventListeners } from 'node:events';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createApiserverAuditSource } from '../../../src/reader/apiserver-audit/source.ts';
-import { runReader } from '../../../src/reader/index.ts';
+import { GkExportError } from '../../../src/errors.ts';
+import { runReader, type LaneSpec } from '../../../src/reader/index.ts';
 import { resolveReaderConfig } from '../../../src/reader/options.ts';
 import type { Source } from '../../../src/pipeline/source.ts';
 import { allowedEvent, auditEvent } from '../../helpers/audit-events.ts';
@@ -213,21 +214,17 @@ describe('API-server audit log source', () => {
     expect(getEventListeners(signal!, 'abort').length).toBeLessThanOrEqual(1);
   });
 
-  it('with several sinks, reports a bad line once and counts each line read once', async () => {
-    await writeFile(
-      log,
-      line(auditEvent(1)) + '{"broken\n' + line(allowedEvent(2)) + line(auditEvent(3)),
-    );
-    const sinks = ['a', 'b'].map((name) => ({ name, ...takingSink(name) }));
+  /** A reader of the audit log alone, with a lane per sink. */
+  function readWithLanes(lanes: LaneSpec[]) {
     const telemetry = capturingTelemetry();
     const ac = new AbortController();
     const done = runReader(
       resolveReaderConfig({ root: ws.root, stateDir: ws.state, pollInterval: 50 }),
       {
-        lanes: sinks.map((s) => ({ name: s.name, open: s.open })),
+        lanes,
         telemetry,
         diskExport: false,
-        extraSources: ({ store, deadLetter, telemetry: laneTelemetry, first }) => [
+        extraSources: ({ store, deadLetter, telemetry: laneTelemetry, tally }) => [
           createApiserverAuditSource({
             path: log,
             start: 'beginning',
@@ -238,7 +235,7 @@ describe('API-server audit log source', () => {
             store,
             telemetry: laneTelemetry,
             deadLetter,
-            reportInvalid: first,
+            tally,
           }),
         ],
       },
@@ -248,6 +245,24 @@ describe('API-server audit log source', () => {
       ac.abort();
       await done;
     });
+    return telemetry;
+  }
+
+  /** Its one dead-letter entry (and that there is only one). */
+  async function oneDeadLetter() {
+    const deadLetters = (await readFile(join(ws.state, 'dead-letter.jsonl'), 'utf8'))
+      .split('\n')
+      .filter(Boolean);
+    expect(deadLetters).toHaveLength(1);
+  }
+
+  it('with several sinks, reports a bad line once and counts each line read once', async () => {
+    await writeFile(
+      log,
+      line(auditEvent(1)) + '{"broken\n' + line(allowedEvent(2)) + line(auditEvent(3)),
+    );
+    const sinks = ['a', 'b'].map((name) => ({ name, ...takingSink(name) }));
+    const telemetry = readWithLanes(sinks.map((s) => ({ name: s.name, open: s.open })));
     for (const s of sinks) await waitFor(() => s.got.length === 2, `both denials to ${s.name}`);
     await waitFor(
       async () => (await metricValue(telemetry, 'gk_export_records_read_total')) === 4,
@@ -257,9 +272,34 @@ describe('API-server audit log source', () => {
     expect(await metricValue(telemetry, 'gk_export_records_read_total')).toBe(4);
     expect(await metricValue(telemetry, 'gk_export_records_invalid_total')).toBe(1);
     expect(await metricValue(telemetry, 'gk_export_apiserver_audit_events_skipped_total')).toBe(1);
-    const deadLetters = (await readFile(join(ws.state, 'dead-letter.jsonl'), 'utf8'))
-      .split('\n')
-      .filter(Boolean);
-    expect(deadLetters).toHaveLength(1);
+    await oneDeadLetter();
+  });
+
+  it('after the first sink stopped for good, the other reports bad lines and counts lines', async () => {
+    await writeFile(log, line(auditEvent(1)));
+    const up = takingSink('up');
+    const broken = {
+      name: 'broken',
+      write: () => Promise.reject(new GkExportError('ERR_SINK_PERMANENT', 'receiver said 400')),
+      close: async () => {},
+    };
+    const telemetry = readWithLanes([
+      { name: 'broken', open: async () => broken },
+      { name: 'up', open: up.open },
+    ]);
+    await waitFor(() => up.got.length === 1, 'the first denial to the sink that is up');
+    await waitFor(
+      () => telemetry.logs.some((l) => l.sink === 'broken' && l.level === 'error'),
+      'the first sink stopped for good',
+    );
+    await appendFile(log, '{"broken\n' + line(allowedEvent(2)) + line(auditEvent(3)));
+    await waitFor(() => up.got.length === 2, 'the later denial');
+    await waitFor(
+      async () => (await metricValue(telemetry, 'gk_export_records_read_total')) === 4,
+      'the four lines counted',
+    );
+    expect(await metricValue(telemetry, 'gk_export_records_invalid_total')).toBe(1);
+    expect(await metricValue(telemetry, 'gk_export_apiserver_audit_events_skipped_total')).toBe(1);
+    await oneDeadLetter();
   });
 });

@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GkExportError } from '../../../src/errors.ts';
@@ -7,7 +7,7 @@ import { inspectRoot } from '../../../src/reader/inspect.ts';
 import { heldSink, startLanes, takingSink } from '../../helpers/lanes.ts';
 import { metricValue } from '../../helpers/reader.ts';
 import { runFiles, writeNamespacedRun } from '../../helpers/routing.ts';
-import { runLines } from '../../helpers/runs.ts';
+import { auditIdOf, runLines } from '../../helpers/runs.ts';
 import { makeTmpDir, waitFor } from '../../helpers/tmp.ts';
 
 const route = (over: Partial<FilterConfig>): FilterConfig => ({
@@ -66,8 +66,14 @@ describe('reader lanes (one per sink)', () => {
     expect((await readdir(join(state, 'checkpoints'))).sort()).toEqual(['all.json', 'team.json']);
   });
 
-  it('counts the lines and runs it reads once, however many sinks read them', async () => {
+  it('counts the lines and runs it reads once, and reports bad input once, however many sinks read them', async () => {
     for (let i = 0; i < 2; i++) await writeNamespacedRun(root, 'c', i, 48);
+    await appendFile(join(root, 'c', `${auditIdOf(1).replaceAll(':', '_')}.log`), '{"id": \n');
+    await writeFile(join(tmp.dir, 'outside'), '');
+    await symlink(
+      join(tmp.dir, 'outside'),
+      join(root, 'c', `${auditIdOf(2).replaceAll(':', '_')}.log`),
+    );
     const sinks = ['a', 'b', 'c'].map((name) => ({ name, ...takingSink(name) }));
     const r = startLanes(
       root,
@@ -86,11 +92,16 @@ describe('reader lanes (one per sink)', () => {
     );
     await r.stop();
     stops.pop();
-    // Two runs of 48 violations and their two markers: 100 lines, read by each of the sinks.
-    expect(await m('gk_export_records_read_total', { source: 'audit' })).toBe(100);
+    // Two runs of 48 violations and their two markers, and a bad line: 101 lines, read by each
+    // of the sinks.
+    expect(await m('gk_export_records_read_total', { source: 'audit' })).toBe(101);
     expect(await m('gk_export_runs_completed_total', { state: 'complete' })).toBe(2);
     expect(await m('gk_export_runs_pending_pushed_total')).toBe(2);
     expect(await m('gk_export_runs_pending_popped_total')).toBe(2);
+    expect(await m('gk_export_records_invalid_total', { error_code: 'invalid_json' })).toBe(1);
+    expect(await m('gk_export_records_invalid_total', { error_code: 'symlink' })).toBe(1);
+    const dead = (await readFile(join(state, 'dead-letter.jsonl'), 'utf8')).trim().split('\n');
+    expect(dead).toHaveLength(1);
   });
 
   it('counts the run files every lane holds open', async () => {
@@ -164,6 +175,48 @@ describe('reader lanes (one per sink)', () => {
     await waitFor(() => up.violations().length === 30, 'a later run to the other sink');
     await r.stop();
     stops.pop();
+  });
+
+  it('after the first sink stopped for good, the others still count lines and runs and report bad lines', async () => {
+    await writeNamespacedRun(root, 'c', 0, 10);
+    const up = takingSink('up');
+    const broken = {
+      name: 'broken',
+      write: () => Promise.reject(new GkExportError('ERR_SINK_PERMANENT', 'receiver said 400')),
+      close: async () => {},
+    };
+    const r = startLanes(root, state, [
+      { name: 'broken', open: async () => broken },
+      { name: 'up', open: up.open },
+    ]);
+    stops.push(r.stop);
+    await waitFor(() => up.violations().length === 10, 'the first run to the other sink');
+    await waitFor(
+      () => r.telemetry.logs.some((l) => l.sink === 'broken' && l.level === 'error'),
+      'the first sink stopped for good',
+    );
+    // A later run with a bad line in it, read only by the lane that is left.
+    const later = await writeNamespacedRun(root, 'c', 1, 10);
+    await appendFile(later, '{"id": \n');
+    await waitFor(() => up.violations().length === 20, 'the later run to the other sink');
+    const m = (name: string, labels?: Record<string, string>) =>
+      metricValue(r.telemetry, name, labels);
+    await waitFor(
+      async () => (await m('gk_export_runs_completed_total')) >= 2,
+      'both runs counted as delivered',
+    );
+    await r.stop();
+    stops.pop();
+    // Twelve lines a run (ten violations and two markers), and the bad one: each counted once.
+    expect(await m('gk_export_records_read_total', { source: 'audit' })).toBe(25);
+    expect(await m('gk_export_runs_completed_total')).toBe(2);
+    expect(await m('gk_export_runs_pending_pushed_total')).toBe(2);
+    expect(await m('gk_export_runs_pending_popped_total')).toBe(2);
+    expect(await m('gk_export_records_invalid_total', { error_code: 'invalid_json' })).toBe(1);
+    const dead = (await readFile(join(state, 'dead-letter.jsonl'), 'utf8')).trim().split('\n');
+    expect(dead.map((l) => JSON.parse(l) as { line: number; code: string })).toEqual([
+      expect.objectContaining({ line: 13, code: 'invalid_json' }),
+    ]);
   });
 
   it('consumes an admission segment only once every sink has it', async () => {
