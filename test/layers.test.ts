@@ -14,7 +14,7 @@ import { REPO } from './helpers/cli.ts';
  * or through the layers below (telemetry and config sit below all).
  */
 const LAYERS: Record<string, { paths: string[]; below: string[] }> = {
-  base: { paths: ['src/errors.ts', 'src/durable-fs.ts'], below: [] },
+  base: { paths: ['src/errors.ts', 'src/durable-fs.ts', 'src/libc.ts'], below: [] },
   config: { paths: ['src/config/'], below: ['base'] },
   telemetry: { paths: ['src/telemetry/'], below: ['base'] },
   protocol: { paths: ['src/protocol/'], below: ['config', 'telemetry'] },

@@ -1,5 +1,5 @@
-import koffi from 'koffi';
 import { GkExportError, type FlockErrorCode } from '../errors.ts';
+import { libcErrno, libcFunction } from '../libc.ts';
 
 const LOCK_SH = 1;
 const LOCK_EX = 2;
@@ -8,32 +8,17 @@ const LOCK_UN = 8;
 const EINTR = 4;
 const EWOULDBLOCK = 11;
 
-// Linux glibc first, then musl (Alpine) names.
-const LIBC_NAMES = ['libc.so.6', 'libc.musl-x86_64.so.1', 'libc.musl-aarch64.so.1', 'libc.so'];
-
 type FlockFn = (fd: number, op: number) => number;
 let flockFn: FlockFn | undefined;
-let loadError: string | undefined;
 
 function load(): FlockFn {
   if (flockFn) return flockFn;
-  if (loadError === undefined) {
-    const reasons: string[] = [];
-    for (const name of LIBC_NAMES) {
-      try {
-        const lib = koffi.load(name);
-        flockFn = lib.func('int flock(int fd, int operation)') as FlockFn;
-        return flockFn;
-      } catch (err) {
-        reasons.push(`${name}: ${(err as Error).message}`);
-      }
-    }
-    loadError = reasons.join('; ');
-  }
+  const f = libcFunction<FlockFn>('int flock(int fd, int operation)');
+  if ('fn' in f) return (flockFn = f.fn);
   // Never run unlocked: a writer and a reader that disagree on locks corrupt the contract.
   throw new GkExportError<FlockErrorCode>(
     'ERR_FLOCK_UNAVAILABLE',
-    `flock(2) is unavailable: libc could not be loaded (${loadError}); gk-export needs Linux with glibc or musl`,
+    `flock(2) is unavailable: ${f.error}; gk-export needs Linux with glibc or musl`,
   );
 }
 
@@ -41,7 +26,7 @@ function call(fd: number, op: number): boolean {
   const fn = load();
   for (;;) {
     if (fn(fd, op) === 0) return true;
-    const errno = koffi.errno();
+    const errno = libcErrno();
     if (errno === EINTR) continue;
     if (errno === EWOULDBLOCK && op & LOCK_NB) return false;
     throw new GkExportError<FlockErrorCode>(

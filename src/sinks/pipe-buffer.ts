@@ -1,25 +1,12 @@
-import koffi from 'koffi';
+import { libcFunction } from '../libc.ts';
 
 const F_SETPIPE_SZ = 1031;
 const F_GETPIPE_SZ = 1032;
-// Linux glibc first, then musl (Alpine) names (as src/protocol/flock.ts).
-const LIBC_NAMES = ['libc.so.6', 'libc.musl-x86_64.so.1', 'libc.musl-aarch64.so.1', 'libc.so'];
 
 /** The pipe buffer the reader asks for on its stdout (Linux's unprivileged maximum). */
 export const STDOUT_PIPE_BYTES = 1024 * 1024;
 
 type Fcntl = (fd: number, cmd: number, ...args: unknown[]) => number;
-
-function fcntl(): Fcntl | undefined {
-  for (const name of LIBC_NAMES) {
-    try {
-      return koffi.load(name).func('int fcntl(int fd, int cmd, ...)') as Fcntl;
-    } catch {
-      // try the next name
-    }
-  }
-  return undefined;
-}
 
 /**
  * Asks the kernel for a larger buffer on `fd` when it is a pipe or FIFO (a container's stdout
@@ -35,8 +22,9 @@ function fcntl(): Fcntl | undefined {
  * ```
  */
 export function enlargePipeBuffer(fd: number, bytes: number): number | undefined {
-  const fn = fcntl();
-  if (!fn) return undefined;
+  const f = libcFunction<Fcntl>('int fcntl(int fd, int cmd, ...)');
+  if (!('fn' in f)) return undefined;
+  const fn = f.fn;
   const size = fn(fd, F_GETPIPE_SZ);
   if (size < 0) return undefined;
   if (size >= bytes) return size;
