@@ -5,7 +5,7 @@
 // semi-spaces cost no measurable CPU over 4 MiB and take 4 MiB off the peak RSS (8: +6% CPU,
 // +15 MiB).
 // --expose-gc lets the reader ask for one full GC when it goes idle after delivering (see
-// src/pipeline/pipeline.ts): without it a backlog's peak RSS stayed while idle. The image's
+// src/pipeline/idle-reclaim.ts): without it a backlog's peak RSS stayed while idle. The image's
 // ENTRYPOINT and `npm start` set the same flags.
 import { registerHooks } from 'node:module';
 

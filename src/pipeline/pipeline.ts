@@ -2,6 +2,7 @@ import type { DeadLetter } from '../dead-letter.ts';
 import type { Delivery, Sink, WriteHint } from '../sinks/sink.ts';
 import { InvalidCode, type Telemetry } from '../telemetry/index.ts';
 import type { CheckpointStore } from './checkpoint.ts';
+import { idleReclaimer } from './idle-reclaim.ts';
 import { reportInvalid } from './invalid.ts';
 import type { Deliver } from './source.ts';
 
@@ -148,41 +149,4 @@ export function createPipeline(opts: {
     }
     if (after.done) await written;
   }
-}
-
-/** Nothing in flight for this long after a delivery: the reader is idle, its garbage is collected. */
-const RECLAIM_AFTER_MS = 2000;
-
-/**
- * Returns the memory of what was delivered once the reader goes idle. The read buffers of
- * batches that lived long enough to be promoted are freed only by a full GC, which V8 does not
- * run in a process that stops allocating: after a backlog the reader kept its peak RSS while
- * idle; and the young generation keeps the size its last burst grew it to (several MiB, even
- * after one small run). With `--expose-gc` (set by the image's entrypoint and the CLI's shebang)
- * one GC of everything it can free, which also shrinks the young generation, is asked for once
- * per idle period after any delivery (a pause of a few ms on a heap this size, while nothing is
- * in flight); without it, nothing happens.
- */
-function idleReclaimer() {
-  const gc = (globalThis as { gc?: (opts: object) => unknown }).gc;
-  let delivered = false;
-  let timer: NodeJS.Timeout | undefined;
-  return {
-    busy(): void {
-      delivered = true;
-      clearTimeout(timer);
-      timer = undefined;
-    },
-    idle(): void {
-      if (!gc || !delivered) return;
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        delivered = false;
-        // 'last-resort' is V8's GC under memory pressure: full GCs until nothing more is
-        // freed, then the young generation is shrunk to its minimum (a 'regular' one keeps it).
-        gc({ type: 'major', execution: 'async', flavor: 'last-resort' });
-      }, RECLAIM_AFTER_MS);
-      timer.unref();
-    },
-  };
 }
