@@ -8,7 +8,8 @@
 //     export root, and is done once it has printed (stdout + stderr) as many lines as the run
 //     has. BENCH_ROUNDS rounds (default 3), in turn; medians, and the median of per-round ratios.
 //  2. peak RSS through a 1,000,000-line backlog [≤ 80 MiB]
-//  3. idle RSS after one small run, with and without the metrics server [≤ 56 MiB]
+//  3. idle RSS after one small run, with and without the metrics server [≤ 56 MiB], and after a
+//     run of 10,000 lines
 //  4. start-up: from spawn to the first record of a small run on stdout, beside a bare
 //     `node -e` printing one line (BENCH_STARTUP_ROUNDS rounds, default 15, medians)
 // BENCH_SCALE shrinks the runs, BENCH_IDLE_MS the idle wait (default 5000).
@@ -199,19 +200,15 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** RSS of `read` after it delivered one small run and then sat idle for IDLE_MS. */
-async function idle(dir: string, metrics: boolean) {
-  const root = join(dir, metrics ? 'idle-m' : 'idle');
+/** RSS of `read` after it delivered one run of `lines` lines and then sat idle for IDLE_MS. */
+async function idle(dir: string, name: string, metrics: boolean, lines: number) {
+  const root = join(dir, name);
   await mkdir(join(root, 'c'), { recursive: true });
-  await writeRun(join(root, 'c', '2026-01-01T00_00_00Z.log'), '2026-01-01T00:00:00Z', 100);
+  await writeRun(join(root, 'c', '2026-01-01T00_00_00Z.log'), '2026-01-01T00:00:00Z', lines);
   const port = metrics ? await freePort() : 0;
   const child = spawn(
     NODE,
-    [
-      ...readArgs(root, join(dir, metrics ? 'idle-m-state' : 'idle-state')),
-      '--http-port',
-      String(port),
-    ],
+    [...readArgs(root, join(dir, `${name}-state`)), '--http-port', String(port)],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   child.stdout!.resume();
@@ -268,10 +265,11 @@ fifoDir = dir;
 try {
   const backlogResult = await backlog(dir);
   const peak = await peakThrough(dir);
-  const idleOff = await idle(dir, false);
-  const idleOn = await idle(dir, true);
+  const idleOff = await idle(dir, 'idle', false, 100);
+  const idleOn = await idle(dir, 'idle-m', true, 100);
+  const idleLarger = await idle(dir, 'idle-10k', false, 10_000);
   console.log(
-    `\n3. idle RSS ${IDLE_MS / 1000} s after one small run: ${idleOff.toFixed(1)} MiB with --http-port 0, ${idleOn.toFixed(1)} MiB serving metrics (scraped once) (target ≤ 56)`,
+    `\n3. idle RSS ${IDLE_MS / 1000} s after one small run: ${idleOff.toFixed(1)} MiB with --http-port 0, ${idleOn.toFixed(1)} MiB serving metrics (scraped once) (target ≤ 56); ${idleLarger.toFixed(1)} MiB after a run of ${10_000} lines`,
   );
   const startupResult = await startup(dir);
   console.log(
@@ -279,7 +277,7 @@ try {
       bench: 'backlog',
       backlog: backlogResult,
       peak,
-      idleRssMiB: { metricsOff: idleOff, metricsOn: idleOn },
+      idleRssMiB: { metricsOff: idleOff, metricsOn: idleOn, after10kLines: idleLarger },
       startup: startupResult,
     }),
   );

@@ -13,8 +13,8 @@ const RECLAIM_AFTER_MS = 2000;
  * one GC of everything it can free, which also shrinks the young generation, is asked for once
  * per idle period after any delivery (a pause of a few ms on a heap this size, while nothing is
  * in flight). Then the C heap's free memory goes back to the kernel (`malloc_trim`): the read
- * buffers live there, and glibc keeps what is freed below its top for reuse, 4–5 MiB after a
- * run of 10,000 lines.
+ * buffers live there, and glibc keeps what is freed below its top for reuse: 2–3 MiB after a
+ * run of 10,000 lines (`npm run bench -- backlog`, part 3).
  */
 export function idleReclaimer(trim: () => void = trimCHeap) {
   const gc = (globalThis as { gc?: (opts: object) => Promise<void> }).gc;
