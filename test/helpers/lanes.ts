@@ -66,6 +66,16 @@ export function takingSink(name: string) {
   return { open: async () => sink, got, violations: () => got.filter((d) => !d.marker) };
 }
 
+/** A sink whose receiver refuses every batch for good (its lane stops at the first one). */
+export function brokenSink(name: string): LaneSpec {
+  const sink: Sink = {
+    name,
+    write: () => Promise.reject(new GkExportError('ERR_SINK_PERMANENT', 'receiver said 400')),
+    close: async () => {},
+  };
+  return { name, open: async () => sink };
+}
+
 /** Runs the reader in this process with several lanes until `stop()`. */
 export function startLanes(
   root: string,

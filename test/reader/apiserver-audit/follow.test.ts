@@ -12,13 +12,12 @@ import { getEventListeners } from 'node:events';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createApiserverAuditSource } from '../../../src/reader/apiserver-audit/source.ts';
-import { GkExportError } from '../../../src/errors.ts';
 import { runReader, type LaneSpec } from '../../../src/reader/index.ts';
 import { resolveReaderConfig } from '../../../src/reader/options.ts';
 import type { Source } from '../../../src/pipeline/source.ts';
 import { allowedEvent, auditEvent } from '../../helpers/audit-events.ts';
 import { capturingTelemetry, collectingSink, metricValue } from '../../helpers/reader.ts';
-import { takingSink } from '../../helpers/lanes.ts';
+import { brokenSink, takingSink } from '../../helpers/lanes.ts';
 import { waitFor } from '../../helpers/tmp.ts';
 import { useWorkspace } from '../../helpers/workspace.ts';
 
@@ -278,15 +277,7 @@ describe('API-server audit log source', () => {
   it('after the first sink stopped for good, the other reports bad lines and counts lines', async () => {
     await writeFile(log, line(auditEvent(1)));
     const up = takingSink('up');
-    const broken = {
-      name: 'broken',
-      write: () => Promise.reject(new GkExportError('ERR_SINK_PERMANENT', 'receiver said 400')),
-      close: async () => {},
-    };
-    const telemetry = readWithLanes([
-      { name: 'broken', open: async () => broken },
-      { name: 'up', open: up.open },
-    ]);
+    const telemetry = readWithLanes([brokenSink('broken'), { name: 'up', open: up.open }]);
     await waitFor(() => up.got.length === 1, 'the first denial to the sink that is up');
     await waitFor(
       () => telemetry.logs.some((l) => l.sink === 'broken' && l.level === 'error'),
