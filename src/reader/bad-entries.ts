@@ -33,15 +33,15 @@ export interface BadEntries {
  *
  * @example
  * ```ts
- * const bad = createBadEntries({ telemetry, deadLetter });
+ * const bad = createBadEntries({ telemetry, deadLetter, tally: SOLE_READER });
  * await bad.file(ch, f, InvalidCode.Symlink, 'symlink named like a run file; ignored');
  * ```
  */
 export function createBadEntries(deps: {
   readonly telemetry: Telemetry;
   readonly deadLetter: DeadLetter;
-  /** With several sinks: an entry another sink's source reported is only skipped here. */
-  readonly tally?: VolumeTally;
+  /** With several sinks, an entry another sink's source reported is only skipped here. */
+  readonly tally: VolumeTally;
 }): BadEntries {
   /** Bad names in the root already reported. */
   const rootReported = new Set<string>();
@@ -56,7 +56,7 @@ export function createBadEntries(deps: {
     const reported = ch?.reported ?? rootReported;
     if (reported.has(id)) return;
     reported.add(id);
-    if (deps.tally && !deps.tally.once(entryKey(ch, id))) return;
+    if (!deps.tally.once(entryKey(ch, id))) return;
     await reportInvalid(deps, {
       file: ch ? pathInRoot(ch, name) : name,
       line: 0,

@@ -56,6 +56,8 @@ export interface SourceContext {
   readonly files: RunFiles;
   /** Deletes of delivered files that failed, retried with backoff while the run stays delivered. */
   readonly deletes: DeleteRetries;
+  /** Who counts and reports what the volume holds (`opts.tally`, or all of it here). */
+  readonly tally: VolumeTally;
   /** Aborted when the source stops: ends scans, loops and waits that only stopping ends. */
   readonly halt: AbortSignal;
   /** Sets the lag: the age of the oldest completed run not yet delivered, across channels. */

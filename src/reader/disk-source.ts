@@ -2,6 +2,7 @@ import { isGkExportError } from '../errors.ts';
 import type { Deliver, Source } from '../pipeline/source.ts';
 import { InvalidCode } from '../telemetry/index.ts';
 import { createBadEntries } from './bad-entries.ts';
+import { SOLE_READER } from './lanes/volume-tally.ts';
 import { createBatchWindow, PipelineFailure } from './batch-window.ts';
 import { idle, newChannel, wake, type Channel } from './channel.ts';
 import { retryDeletes } from './channel-retention.ts';
@@ -49,11 +50,8 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   const channels = new Map<string, Channel>();
   /** Aborted when the source stops: ends its loops, scans and waits. */
   const halt = new AbortController();
-  const bad = createBadEntries({
-    telemetry,
-    deadLetter: opts.deadLetter,
-    tally: opts.tally,
-  });
+  const tally = opts.tally ?? SOLE_READER;
+  const bad = createBadEntries({ telemetry, deadLetter: opts.deadLetter, tally });
   const rootHealth = rootListingHealth({ root: opts.root, intervalMs: opts.intervalMs, telemetry });
   let discovery: Discovery | undefined;
   let deliver: Deliver;
@@ -62,6 +60,7 @@ export function createDiskSource(opts: DiskSourceOptions): Source {
   const ctx: SourceContext = {
     opts,
     bad,
+    tally,
     files: createRunFiles({
       maxOpenFiles: opts.maxOpenFiles,
       metrics,

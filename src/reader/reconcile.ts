@@ -123,7 +123,7 @@ async function reconcile(ctx: SourceContext, ch: Channel): Promise<void> {
 
 /** The channel is no longer a symlink: if it becomes one again, that is reported again. */
 function symlinkGone(ctx: SourceContext, ch: Channel): void {
-  if (ch.reported.delete(SYMLINK_CHANNEL)) ctx.opts.tally?.forget(entryKey(ch, SYMLINK_CHANNEL));
+  if (ch.reported.delete(SYMLINK_CHANNEL)) ctx.tally.forget(entryKey(ch, SYMLINK_CHANNEL));
 }
 
 /**
@@ -173,7 +173,7 @@ function track(ctx: SourceContext, ch: Channel, f: ScannedFile, now: number): Ru
     // as a scan's lstat may predate a delivery that finished meanwhile.
     if (r.delivered) dropRun(ch, r, store);
     else reportLost(ctx, ch, r);
-    ctx.opts.tally?.replaced(runCheckpointKey(r));
+    ctx.tally.replaced(runCheckpointKey(r));
     r = undefined;
   }
   if (!r) {
@@ -182,13 +182,11 @@ function track(ctx: SourceContext, ch: Channel, f: ScannedFile, now: number): Ru
     if (saved && saved.offset > f.size) {
       // Shorter than what was delivered: not the file the checkpoint describes.
       store.delete(runCheckpointKey(r));
-      ctx.opts.tally?.replaced(runCheckpointKey(r));
+      ctx.tally.replaced(runCheckpointKey(r));
     } else if (saved?.done && saved.offset === f.size) {
       markFoundDelivered(r);
     }
-    if (!r.delivered && (ctx.opts.tally?.found(runCheckpointKey(r)) ?? true)) {
-      telemetry.metrics.runsPushed.inc();
-    }
+    if (!r.delivered && ctx.tally.found(runCheckpointKey(r))) telemetry.metrics.runsPushed.inc();
     ch.runs.set(f.ino, r);
   } else if (r.delivered && f.size > r.size) {
     const saved = store.get(runCheckpointKey(r));
@@ -196,7 +194,7 @@ function track(ctx: SourceContext, ch: Channel, f: ScannedFile, now: number): Ru
       // Gatekeeper never appends to a completed run, but if someone does, the new lines
       // are delivered too (from the checkpoint, which is just past the old end).
       markUndelivered(r);
-      if (ctx.opts.tally?.grew(runCheckpointKey(r)) ?? true) telemetry.metrics.runsPushed.inc();
+      if (ctx.tally.grew(runCheckpointKey(r))) telemetry.metrics.runsPushed.inc();
       const bytes = f.size - saved.offset;
       telemetry.log.warn(
         { channel: ch.name, run: r.run, file: pathInRoot(ch, f.name), bytes },
@@ -236,7 +234,7 @@ function reportLost(ctx: SourceContext, ch: Channel, r: RunState): void {
   const { log, metrics } = telemetry;
   const saved = store.get(runCheckpointKey(r));
   const lostBytes = Math.max(0, r.size - (saved?.offset ?? 0));
-  if (ctx.opts.tally?.finished(runCheckpointKey(r)) ?? true) metrics.runsPopped.inc();
+  if (ctx.tally.finished(runCheckpointKey(r))) metrics.runsPopped.inc();
   const fields = { channel: ch.name, run: r.run, file: pathInRoot(ch, r.name), lostBytes };
   if (lostBytes === 0 && r.phase !== 'open') {
     // Every line was acknowledged before (a restart came between the last batch and the

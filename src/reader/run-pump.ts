@@ -99,7 +99,7 @@ async function handleLines(
   const origin = { source: r.kind, channel: ch.name, run: r.run } as const;
   const decoded = decodeLines(origin, lines);
   // Lines another sink's lane read first were counted, and reported if bad, by it.
-  const fresh = ctx.opts.tally?.fresh(runCheckpointKey(r), lines) ?? 0;
+  const fresh = ctx.tally.fresh(runCheckpointKey(r), lines);
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     const d = decoded[i]!;
@@ -165,7 +165,7 @@ async function finishRun(
     await ch.window.send([], runEntry(r, pos, true), { endsRun: true });
   }
   const state = markDelivered(r);
-  if (opts.tally?.finished(runCheckpointKey(r)) ?? true) {
+  if (ctx.tally.finished(runCheckpointKey(r))) {
     metrics.runsPopped.inc();
     metrics.runsCompleted.inc({ state });
   }

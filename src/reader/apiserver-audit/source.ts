@@ -10,7 +10,7 @@ import { encodeExportMsg } from '../../protocol/encode.ts';
 import { deliveryKey, type Delivery } from '../../sinks/sink.ts';
 import { InvalidCode, type Telemetry } from '../../telemetry/index.ts';
 import { reportInvalid } from '../../pipeline/invalid.ts';
-import type { VolumeTally } from '../lanes/volume-tally.ts';
+import { SOLE_READER, type VolumeTally } from '../lanes/volume-tally.ts';
 import type { LinePosition, RawLine } from '../line-reader.ts';
 import { decodeAuditEvent } from './decode.ts';
 import { followRotatingFile, type FollowedFile } from './follower.ts';
@@ -49,6 +49,7 @@ const SOURCE = 'apiserver-audit';
  */
 export function createApiserverAuditSource(opts: ApiserverAuditOptions): Source {
   const { telemetry, store } = opts;
+  const tally = opts.tally ?? SOLE_READER;
   const channel = SOURCE;
   const file = basename(opts.path);
   const sink = { telemetry, deadLetter: opts.deadLetter };
@@ -78,7 +79,7 @@ export function createApiserverAuditSource(opts: ApiserverAuditOptions): Source 
   ): Promise<Delivery[]> {
     let batch: Delivery[] = [];
     // Lines another sink's lane read first were counted, and reported if bad, by it.
-    const fresh = opts.tally?.fresh(`${SOURCE}:${f.fingerprint}@${f.ino}`, lines) ?? 0;
+    const fresh = tally.fresh(`${SOURCE}:${f.fingerprint}@${f.ino}`, lines);
     const setAside = async (i: number, code: InvalidCode, reason: string) => {
       if (i < fresh) return;
       const line = lines[i]!;

@@ -49,7 +49,18 @@ interface FileState {
   run?: 'pending' | 'finished';
 }
 
-/** The tally of a reader with several sinks (one sink needs none: it counts all it reads). */
+/** A reader with one sink: its one lane reads everything first. */
+export const SOLE_READER: VolumeTally = {
+  fresh: () => 0,
+  found: () => true,
+  grew: () => true,
+  finished: () => true,
+  replaced: () => undefined,
+  once: () => true,
+  forget: () => undefined,
+};
+
+/** The tally of a reader with several sinks, shared by their lanes. */
 export function createVolumeTally(): VolumeTally {
   const files = new Map<string, FileState>();
   const entries = new Set<string>();
