@@ -31,7 +31,6 @@ USER 1000:999
 # Writes nothing outside the mounted export volume and state dir: readOnlyRootFilesystem works.
 ENV NODE_ENV=production
 EXPOSE 9465
-# A small young generation bounds resident memory while streaming; --expose-gc returns a
-# burst's memory once idle (see src/cli.ts).
-ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=2", "--expose-gc", "/app/dist/cli.js"]
+# A small young generation bounds resident memory while streaming (see src/cli.ts).
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=2", "/app/dist/cli.js"]
 CMD ["read"]

@@ -10,7 +10,7 @@ import type { ExportMsg } from '../src/protocol/record.ts';
 export const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 export const NODE = process.execPath;
 /** How the image runs the CLI (Dockerfile ENTRYPOINT, the bin's shebang). */
-export const NODE_FLAGS = ['--max-semi-space-size=2', '--expose-gc'];
+export const NODE_FLAGS = ['--max-semi-space-size=2'];
 
 /** The middle value (the upper one of an even count). */
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;

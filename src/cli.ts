@@ -1,12 +1,12 @@
-#!/usr/bin/env -S node --max-semi-space-size=2 --expose-gc
+#!/usr/bin/env -S node --max-semi-space-size=2
 // A bounded young generation: the reader streams through short-lived buffers, and V8's default
 // semi-spaces would hold ~100 MiB of that garbage (the read buffers they point to are freed only
 // when a scavenge finds them dead). With 256 KiB batches over a pool of 512 KiB reads, 2 MiB
 // semi-spaces cost no measurable CPU over 4 MiB and take 4 MiB off the peak RSS (8: +6% CPU,
 // +15 MiB).
-// --expose-gc lets the reader ask for one full GC when it goes idle after delivering (see
-// src/pipeline/idle-reclaim.ts): without it a backlog's peak RSS stayed while idle. The image's
-// ENTRYPOINT and `npm start` set the same flags.
+// The image's ENTRYPOINT and `npm start` set the same flag. (Not `--expose-gc`: the idle reader's
+// GC is exposed when first needed, see src/pipeline/idle-reclaim.ts; on the command line the
+// flag cost ~9 ms of start-up.)
 import { registerHooks } from 'node:module';
 
 // This package's own relative imports resolve to the file they name, without Node's default

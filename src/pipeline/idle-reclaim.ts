@@ -9,15 +9,15 @@ const RECLAIM_AFTER_MS = 2000;
  * batches that lived long enough to be promoted are freed only by a full GC, which V8 does not
  * run in a process that stops allocating: after a backlog the reader kept its peak RSS while
  * idle; and the young generation keeps the size its last burst grew it to (several MiB, even
- * after one small run). With `--expose-gc` (set by the image's entrypoint and the CLI's shebang)
- * one GC of everything it can free, which also shrinks the young generation, is asked for once
- * per idle period after any delivery (a pause of a few ms on a heap this size, while nothing is
- * in flight). Then the C heap's free memory goes back to the kernel (`malloc_trim`): the read
- * buffers live there, and glibc keeps what is freed below its top for reuse: 2–3 MiB after a
- * run of 10,000 lines (`npm run bench -- backlog`, part 3).
+ * after one small run). So one GC of everything it can free, which also shrinks the young
+ * generation, is asked for once per idle period after any delivery (a pause of a few ms on a
+ * heap this size, while nothing is in flight). Then the C heap's free memory goes back to the
+ * kernel (`malloc_trim`): the read buffers live there, and glibc keeps what is freed below its
+ * top for reuse: 2–3 MiB after a run of 10,000 lines (`npm run bench -- backlog`, part 3).
  */
 export function idleReclaimer(trim: () => void = trimCHeap) {
-  const gc = (globalThis as { gc?: (opts: object) => Promise<void> }).gc;
+  // A process run with --expose-gc has its own; else V8's is exposed when first needed.
+  const global = (globalThis as { gc?: GcFunction }).gc;
   let delivered = false;
   let timer: NodeJS.Timeout | undefined;
   return {
@@ -33,13 +33,37 @@ export function idleReclaimer(trim: () => void = trimCHeap) {
         delivered = false;
         // 'last-resort' is V8's GC under memory pressure: full GCs until nothing more is
         // freed, then the young generation is shrunk to its minimum (a 'regular' one keeps it).
-        void Promise.resolve(gc?.({ type: 'major', execution: 'async', flavor: 'last-resort' }))
+        const gc = global ?? exposedGc();
+        void Promise.resolve(gc({ type: 'major', execution: 'async', flavor: 'last-resort' }))
           .catch(() => undefined)
           .then(() => void trim());
       }, RECLAIM_AFTER_MS);
       timer.unref();
     },
   };
+}
+
+type GcFunction = (opts: object) => Promise<void> | void;
+
+let exposed: GcFunction | undefined;
+
+/**
+ * V8's `gc()`, exposed at the first call. Not by `--expose-gc` on the command line: that flag
+ * changes V8's flag hash, so the code cache built into `node` for its own modules no longer
+ * matches, and each of them was compiled from source at start-up (about 9 ms of the reader's
+ * 100). Set now, the flag gives a new context its `gc`.
+ *
+ * @example
+ * ```ts
+ * await exposedGc()({ type: 'major', execution: 'async' });
+ * ```
+ */
+export function exposedGc(): GcFunction {
+  if (!exposed) {
+    process.getBuiltinModule('node:v8').setFlagsFromString('--expose-gc');
+    exposed = process.getBuiltinModule('node:vm').runInNewContext('gc') as GcFunction;
+  }
+  return exposed;
 }
 
 /** glibc's `malloc_trim(0)`, loaded at its first use (undefined: not yet; null: none, as on musl). */

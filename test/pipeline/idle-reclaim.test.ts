@@ -23,7 +23,27 @@ const trimmed = trimCHeap();
 console.log(JSON.stringify({ freed, trimmed: anon(), gaveBack: trimmed, live: live.length }));
 `;
 
+// A process started without --expose-gc: what it could collect before and after exposedGc().
+const NO_FLAG = `
+import { exposedGc } from ${JSON.stringify(join(REPO, 'src/pipeline/idle-reclaim.ts'))};
+import { setTimeout as sleep } from 'node:timers/promises';
+const flagless = typeof globalThis.gc;
+let garbage = { big: new Array(1000).fill('x') };
+const ref = new WeakRef(garbage);
+garbage = null;
+await sleep(0);
+await exposedGc()({ type: 'major', execution: 'async' });
+console.log(JSON.stringify({ flagless, collected: ref.deref() === undefined }));
+`;
+
 describe('idle reclaim', () => {
+  it('runs a full GC in a process started without --expose-gc', () => {
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', NO_FLAG], {
+      encoding: 'utf8',
+    });
+    expect(JSON.parse(out)).toEqual({ flagless: 'undefined', collected: true });
+  });
+
   it("gives the C heap's free memory back to the kernel", () => {
     const out = execFileSync(
       process.execPath,
