@@ -50,8 +50,8 @@ let exposed: GcFunction | undefined;
 /**
  * V8's `gc()`, exposed at the first call. Not by `--expose-gc` on the command line: that flag
  * changes V8's flag hash, so the code cache built into `node` for its own modules no longer
- * matches, and each of them was compiled from source at start-up (about 9 ms of the reader's
- * 100). Set now, the flag gives a new context its `gc`.
+ * matches, and each one loaded after Node's start-up snapshot was compiled from source (about
+ * 9 ms of the reader's 100-ms start-up). Set now, the flag gives a new context its `gc`.
  *
  * @example
  * ```ts
