@@ -81,6 +81,17 @@ describe("Node's process metrics", () => {
     expect(served).toContain(`gk_export_nodejs_version_info{version="${process.version}",`);
   });
 
+  it('are read from /proc without a 64 KiB buffer per file', async () => {
+    // A scrape read four /proc files with fs.promises.readFile, 64 KiB each (their size is
+    // unknown): 256 KiB per scrape, which stayed in the C heap of the idle reader.
+    const endpoint = metricsEndpoint(createMetrics({ defaults: true }));
+    await endpoint.metrics();
+    const before = process.memoryUsage().arrayBuffers;
+    const served = await endpoint.metrics();
+    expect(served).toContain('gk_export_process_virtual_memory_bytes');
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * 1024);
+  });
+
   it('are not served when the set does not ask for them', async () => {
     const served = await metricsEndpoint(createMetrics()).metrics();
     expect(served).not.toMatch(/gk_export_(process|nodejs)_/);
