@@ -1,6 +1,5 @@
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Metrics } from '../telemetry/index.ts';
 
 /** The answer of a readiness check. */
@@ -54,26 +53,37 @@ export function readinessCheck(opts: { root: string; stateDir: string; metrics: 
 
 /**
  * Liveness: the event loop is not stuck. A timer ticks every second; if its last tick is
- * older than `stuckAfterMs`, the process is wedged (a liveness probe then restarts it).
+ * older than `stuckAfterMs`, the process is wedged (a liveness probe then restarts it). How
+ * late each tick fired is the event loop's delay: `p99DelayMs` is the 99th percentile of the
+ * last five minutes' ticks. (Not `perf_hooks.monitorEventLoopDelay`: its timer woke the idle
+ * reader 50 times a second, and `perf_hooks` took 0.5 MiB more of every reader serving metrics.)
  *
  * @example
  * ```ts
- * const live = livenessCheck(); live.alive(); live.stop();
+ * const live = livenessCheck(); live.alive(); live.p99DelayMs(); live.stop();
  * ```
  */
 export function livenessCheck(stuckAfterMs = 10_000) {
   let last = Date.now();
-  const timer = setInterval(() => (last = Date.now()), 1000);
+  const late = new Float64Array(DELAY_SAMPLES);
+  let ticks = 0;
+  const timer = setInterval(() => {
+    const now = Date.now();
+    late[ticks++ % DELAY_SAMPLES] = Math.max(0, now - last - TICK_MS);
+    last = now;
+  }, TICK_MS);
   timer.unref();
-  const delay = monitorEventLoopDelay({ resolution: 20 });
-  delay.enable();
   return {
     alive: () => Date.now() - last < stuckAfterMs,
-    /** 99th percentile event-loop delay in ms, for the health body. */
-    p99DelayMs: () => delay.percentile(99) / 1e6,
-    stop: () => {
-      clearInterval(timer);
-      delay.disable();
+    /** 99th percentile of how late the last five minutes' ticks fired, in ms (0 before any). */
+    p99DelayMs: (): number => {
+      const sorted = late.slice(0, Math.min(ticks, DELAY_SAMPLES)).sort();
+      return sorted.length === 0 ? 0 : sorted[Math.floor(0.99 * (sorted.length - 1))]!;
     },
+    stop: () => clearInterval(timer),
   };
 }
+
+const TICK_MS = 1000;
+/** Five minutes of ticks. */
+const DELAY_SAMPLES = 300;
