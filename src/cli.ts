@@ -29,6 +29,9 @@ registerHooks({
     return nextResolve(specifier, context);
   },
 });
+// Interpreter and baseline code only until there is bulk input: see optimizing-compilers.ts.
+const { optimizingCompilers } = await import('./pipeline/optimizing-compilers.ts');
+optimizingCompilers.startLean();
 const { CommanderError } = await import('commander');
 const { buildProgram } = await import('./program.ts');
 

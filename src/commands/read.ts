@@ -21,6 +21,7 @@ import {
 } from './read-sinks.ts';
 import type { startHttpServer } from '../server/http-server.ts';
 import { createTelemetry } from '../telemetry/index.ts';
+import { optimizingCompilers } from '../pipeline/optimizing-compilers.ts';
 
 /**
  * Registers `gk-export read`, the sidecar: follows the export volume and ships every violation.
@@ -133,6 +134,12 @@ export function registerRead(program: Command): void {
       return;
     }
     const telemetry = createTelemetry({ level: config.logLevel, defaults: true });
+    optimizingCompilers.onOptimizing((cause) =>
+      telemetry.log.info(
+        cause,
+        "bulk input: V8's optimizing compilers on (off until now to keep the reader small)",
+      ),
+    );
     // Loaded once `read` runs (not for --help or --check-config, nor for the other commands).
     const { runReader } = await import('../reader/index.ts');
     /** The sinks of the reader running now (a Connection's change starts a new one). */

@@ -1,4 +1,5 @@
 import split2 from 'split2';
+import { optimizingCompilers } from '../pipeline/optimizing-compilers.ts';
 
 /** One line of stdin (1-based `n`), or the line that grew past the limit. */
 export type StdinLine = { n: number; text: string; tooLong?: never } | { n: number; tooLong: true };
@@ -34,6 +35,7 @@ export async function* stdinLines(
     try {
       for await (const text of lines as AsyncIterable<string>) {
         n += 1;
+        optimizingCompilers.noteRead();
         // split2 checks characters; the limit is in bytes.
         if (Buffer.byteLength(text) > maxBytes) {
           yield { n, tooLong: true };

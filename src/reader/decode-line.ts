@@ -6,6 +6,7 @@ import { checkExportLines, type LineCheckOk } from '../protocol/line-check-batch
 import type { ExportMsg } from '../protocol/record.ts';
 import { deliveryKey, type Delivery, type SourceKind } from '../sinks/sink.ts';
 import { InvalidCode } from '../telemetry/index.ts';
+import { optimizingCompilers } from '../pipeline/optimizing-compilers.ts';
 import type { RawLine } from './line-reader.ts';
 
 /** Which file a line came from. */
@@ -119,9 +120,9 @@ export function decodeLine(origin: LineOrigin, line: RawLine): Decoded {
 }
 
 /**
- * `decodeLine` for many lines, with the same results: lines that share a read buffer are
- * checked together (the WebAssembly line check, which checks their UTF-8 too), and only a line
- * that fails goes through `decodeLine` to learn why.
+ * `decodeLine` for many lines, with the same results. While the optimizing compilers are off
+ * (a lean CLI that has met no bulk input, see optimizing-compilers.ts) that is `decodeLine` for
+ * each; else `decodeLinesBatched`.
  *
  * @example
  * ```ts
@@ -129,6 +130,23 @@ export function decodeLine(origin: LineOrigin, line: RawLine): Decoded {
  * ```
  */
 export function decodeLines(origin: LineOrigin, lines: readonly RawLine[]): Decoded[] {
+  if (optimizingCompilers.optimizing()) return decodeLinesBatched(origin, lines);
+  const out: Decoded[] = new Array(lines.length);
+  for (let i = 0; i < lines.length; i++) out[i] = decodeLine(origin, lines[i]!);
+  return out;
+}
+
+/**
+ * `decodeLine` for many lines, with the same results: lines that share a read buffer are
+ * checked together (the WebAssembly line check, which checks their UTF-8 too), and only a line
+ * that fails goes through `decodeLine` to learn why.
+ *
+ * @example
+ * ```ts
+ * for (const r of decodeLinesBatched(origin, await reader.read(4096))) …
+ * ```
+ */
+export function decodeLinesBatched(origin: LineOrigin, lines: readonly RawLine[]): Decoded[] {
   const out: Decoded[] = new Array(lines.length);
   let i = 0;
   while (i < lines.length) {

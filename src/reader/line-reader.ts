@@ -1,5 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import { dropChunk, holdChunk, takeChunk } from './chunk-pool.ts';
+import { optimizingCompilers } from '../pipeline/optimizing-compilers.ts';
 
 /** One line read from a file, located by byte offsets. */
 export interface RawLine {
@@ -191,6 +192,7 @@ export function createLineReader(fh: FileHandle, from: LinePosition, opts: LineR
       dropChunk(next.buf);
     }
     if (bytesRead === 0) return false;
+    optimizingCompilers.noteRead();
     readPos += bytesRead;
     // A full chunk means there is probably more: start reading it now. (At the end of a
     // growing file we do not read ahead: a later call re-reads at the same position.)

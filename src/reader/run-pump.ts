@@ -2,6 +2,7 @@
 // to the channel's window, and once the run is read to its end and acknowledged, marks it
 // delivered, closes it and deletes what retention says.
 import { reportInvalid } from '../pipeline/invalid.ts';
+import { optimizingCompilers } from '../pipeline/optimizing-compilers.ts';
 import type { Delivery } from '../sinks/sink.ts';
 import { forgetRun, pathInRoot, type Channel } from './channel.ts';
 import { applyRetention, consumeSegment } from './channel-retention.ts';
@@ -26,6 +27,7 @@ export async function pump(ctx: SourceContext, ch: Channel, r: RunState): Promis
   if (!r.fh) return false;
   if (!r.reader) {
     const saved = opts.store.get(runCheckpointKey(r));
+    optimizingCompilers.noteBacklog(r.size - (saved?.offset ?? 0));
     r.reader = createLineReader(
       r.fh,
       { offset: saved?.offset ?? 0, line: saved?.line ?? 0 },

@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 /** The CLI source entry; Node 24 runs it directly (type stripping). */
 export const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+/** The built CLI, as the image runs it (`npm test` builds it first). */
+export const BUILT_CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
 /** A running CLI process with its output collected. */
 export interface CliProcess {
@@ -26,9 +28,9 @@ export interface CliProcess {
  */
 export function runCli(
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; input?: string } = {},
+  opts: { env?: NodeJS.ProcessEnv; input?: string; nodeArgs?: string[]; entry?: string } = {},
 ): CliProcess {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.entry ?? CLI, ...args], {
     env: { ...process.env, ...opts.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });

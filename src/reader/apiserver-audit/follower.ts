@@ -10,6 +10,7 @@ import {
   type LineReader,
   type RawLine,
 } from '../line-reader.ts';
+import { optimizingCompilers } from '../../pipeline/optimizing-compilers.ts';
 
 const FINGERPRINT_BYTES = 1024;
 
@@ -134,6 +135,7 @@ export async function* followRotatingFile(
       { path: opts.path, ino, offset: pos.offset },
       'following the API server audit log',
     );
+    optimizingCompilers.noteBacklog(Number(st.size) - pos.offset);
     return { fh, ino, fingerprint, reader: readerFor(fh, pos) };
   }
 

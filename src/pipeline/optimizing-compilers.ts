@@ -1,0 +1,118 @@
+/**
+ * V8's optimizing compilers (Maglev, TurboFan) off until there is bulk to read.
+ *
+ * Their code is part of the `node` binary, and once a compiler has run, its pages stay resident
+ * for the life of the process: about 6 MiB in every idle reader, while a run of a few hundred
+ * violations gains nothing measurable from optimized code. So `gk-export` starts lean
+ * (interpreter and baseline code only, each line checked in TypeScript), and turns the
+ * compilers on, for good, at the first sign of bulk: a run with `BULK_BYTES` left to read (at
+ * once, before its first batch), or a process kept busy by its reading (half its time on a CPU
+ * over `BUSY_SAMPLE_MS`: a backlog of many small runs, a run growing fast). The WebAssembly
+ * line check is used only then (compiling it is part of that cost). A reader of small runs
+ * idles at ~54 MiB instead of ~61 (`npm run bench -- backlog`, part 3).
+ *
+ * V8 reads these two flags each time it considers tiering a function up, so changing them at
+ * run time takes effect at once (`v8.setFlagsFromString`; the process also sets `--expose-gc`
+ * that way, see idle-reclaim.ts). A library user's process is never made lean: only the CLI
+ * calls `startLean()`.
+ */
+
+/** A run this much beyond its checkpoint is bulk. */
+export const BULK_BYTES = 2 << 20;
+/** Busy: over at least this long, between reads, … */
+export const BUSY_SAMPLE_MS = 500;
+/** … the process spent at least this share of the time on a CPU. */
+export const BUSY_SHARE = 0.5;
+
+/** Why the compilers went on. */
+export type BulkCause =
+  | { readonly reason: 'backlog'; readonly bytes: number }
+  | { readonly reason: 'busy'; readonly cpuShare: number };
+
+export interface OptimizingCompilers {
+  /** Turns the optimizing compilers off until bulk input (the CLI, at start; once). */
+  startLean(): void;
+  /** Whether optimized code is on: always, unless `startLean()` was called and no bulk came. */
+  optimizing(): boolean;
+  /** `bytes` are known to be waiting to be read (a run's size past its checkpoint). */
+  noteBacklog(bytes: number): void;
+  /** Something was just read: is the process kept busy? */
+  noteRead(): void;
+  /** `listener` is told once, when the compilers go on, and why. */
+  onOptimizing(listener: (cause: BulkCause) => void): void;
+}
+
+/**
+ * An `OptimizingCompilers` switch over `setFlags` (V8's), `now` (wall milliseconds) and
+ * `cpuMs` (the process's CPU milliseconds so far). The process has one, `optimizingCompilers`;
+ * tests build their own.
+ *
+ * @example
+ * ```ts
+ * const c = createOptimizingCompilers({ setFlags: (f) => flags.push(f) });
+ * c.startLean(); // flags: --no-maglev, --no-turbofan
+ * c.noteBacklog(64 << 20); // flags: --maglev, --turbofan; c.optimizing() === true
+ * ```
+ */
+export function createOptimizingCompilers(
+  opts: { setFlags?: (flag: string) => void; now?: () => number; cpuMs?: () => number } = {},
+): OptimizingCompilers {
+  const setFlags =
+    opts.setFlags ?? ((flag) => process.getBuiltinModule('node:v8').setFlagsFromString(flag));
+  const now = opts.now ?? Date.now;
+  const cpuMs =
+    opts.cpuMs ??
+    (() => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    });
+  let started = false;
+  let lean = false;
+  /** The start of the busy sample: wall and CPU milliseconds. */
+  let sampledAt = 0;
+  let sampledCpu = 0;
+  const listeners: ((cause: BulkCause) => void)[] = [];
+
+  const turnOn = (cause: BulkCause) => {
+    lean = false;
+    setFlags('--maglev');
+    setFlags('--turbofan');
+    for (const listener of listeners.splice(0)) listener(cause);
+  };
+
+  return {
+    startLean() {
+      if (started) return;
+      started = true;
+      lean = true;
+      setFlags('--no-maglev');
+      setFlags('--no-turbofan');
+      sampledAt = now();
+      sampledCpu = cpuMs();
+    },
+    optimizing: () => !lean,
+    noteBacklog(bytes) {
+      if (lean && bytes >= BULK_BYTES) turnOn({ reason: 'backlog', bytes });
+    },
+    noteRead() {
+      if (!lean) return;
+      const t = now();
+      const wall = t - sampledAt;
+      if (wall < BUSY_SAMPLE_MS) return;
+      const cpu = cpuMs();
+      const share = (cpu - sampledCpu) / wall;
+      sampledAt = t;
+      sampledCpu = cpu;
+      // (A sample much longer than asked for spans quiet time between reads: not judged.)
+      if (wall <= 2 * BUSY_SAMPLE_MS && share >= BUSY_SHARE) {
+        turnOn({ reason: 'busy', cpuShare: Math.round(share * 100) / 100 });
+      }
+    },
+    onOptimizing(listener) {
+      if (lean) listeners.push(listener);
+    },
+  };
+}
+
+/** The process's switch. */
+export const optimizingCompilers = createOptimizingCompilers();

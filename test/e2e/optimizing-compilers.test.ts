@@ -1,0 +1,80 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BULK_BYTES } from '../../src/pipeline/optimizing-compilers.ts';
+import { BUILT_CLI, readArgs, runCli, type CliProcess } from '../helpers/cli.ts';
+import { auditIdOf, runLines, writeCompletedRun } from '../helpers/runs.ts';
+import { makeTmpDir, waitFor } from '../helpers/tmp.ts';
+
+// V8 traces each optimized compile (`--trace-opt`), here to a file of its own.
+const OPTIMIZED = /^\[compiling method .*\(target (MAGLEV|TURBOFAN)\)/;
+
+describe("read and V8's optimizing compilers", () => {
+  let tmp: Awaited<ReturnType<typeof makeTmpDir>>;
+  let p: CliProcess | undefined;
+
+  beforeEach(async () => {
+    tmp = await makeTmpDir();
+  });
+  afterEach(async () => {
+    p?.child.kill('SIGKILL');
+    await p?.exited;
+    p = undefined;
+    await tmp.cleanup();
+  });
+
+  async function readOneRun(violations: number) {
+    const root = join(tmp.dir, 'root');
+    await writeCompletedRun(root, 'c', '2026-01-01T00:00:00Z', violations);
+    const traces = join(tmp.dir, 'traces.txt');
+    // The built CLI: from src/cli.ts, Node's TypeScript stripper would run (and be optimized)
+    // before the CLI's first line.
+    p = runCli(readArgs(root, join(tmp.dir, 'state')), {
+      entry: BUILT_CLI,
+      nodeArgs: ['--trace-opt', '--redirect-code-traces', `--redirect-code-traces-to=${traces}`],
+    });
+    await waitFor(() => p!.stderr().includes('"msg":"run delivered"'), 'the run delivered', 20_000);
+    p.child.kill('SIGTERM');
+    await p.exited;
+    // Every violation, as written, whichever check (TypeScript or WebAssembly) took it.
+    expect(p.stdout()).toBe(runLines('2026-01-01T00:00:00Z', violations).slice(1, -1).join(''));
+    const traced = await readFile(traces, 'utf8').catch(() => '');
+    return { optimized: traced.split('\n').filter((l) => OPTIMIZED.test(l)), stderr: p.stderr() };
+  }
+
+  it('keeps them off through a small run', async () => {
+    const { optimized, stderr } = await readOneRun(500);
+    expect(optimized).toEqual([]);
+    expect(stderr).not.toContain('bulk input');
+  });
+
+  it('turns them on for a run of bulk size, and logs it once', async () => {
+    const violations = 8000;
+    expect(runLines('x', violations).join('').length).toBeGreaterThan(BULK_BYTES);
+    const { optimized, stderr } = await readOneRun(violations);
+    expect(optimized.length).toBeGreaterThan(0);
+    const logs = stderr.split('\n').filter((l) => l.includes('bulk input'));
+    expect(logs).toHaveLength(1);
+    expect(JSON.parse(logs[0]!)).toMatchObject({ level: 'info', reason: 'backlog' });
+    expect(JSON.parse(logs[0]!).bytes).toBeGreaterThanOrEqual(BULK_BYTES);
+  });
+
+  it('turns them on when a backlog of small runs keeps the reader busy', async () => {
+    const root = join(tmp.dir, 'root');
+    const runs = 400;
+    for (let i = 0; i < runs; i++) await writeCompletedRun(root, 'c', auditIdOf(i), 3, 1_000 + i);
+    p = runCli(readArgs(root, join(tmp.dir, 'state')), { entry: BUILT_CLI });
+    await waitFor(
+      () => p!.stderr().split('"msg":"run delivered"').length > runs,
+      'every run delivered',
+      60_000,
+    );
+    const logs = p
+      .stderr()
+      .split('\n')
+      .filter((l) => l.includes('bulk input'));
+    expect(logs).toHaveLength(1);
+    expect(JSON.parse(logs[0]!)).toMatchObject({ level: 'info', reason: 'busy' });
+    expect(p.lines()).toHaveLength(runs * 3);
+  });
+});
