@@ -5,7 +5,7 @@ import { idleReclaimer } from '../../src/pipeline/idle-reclaim.ts';
 import { REPO } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/tmp.ts';
 
-// A process that frees 25 MiB of buffers the C heap holds below a live one (as read buffers
+// A process that frees 25 MiB of buffers the C heap holds below live ones (as read buffers
 // freed by a GC sit below what the reader allocated since), then trims: its anonymous memory
 // before and after, in MiB.
 const FRAGMENTED_HEAP = `
@@ -14,7 +14,9 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 const anon = () => Number(/RssAnon:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) / 1024;
 let bufs = Array.from({ length: 256 }, () => Buffer.allocUnsafeSlow(100 * 1024).fill(1));
-const live = Buffer.allocUnsafeSlow(1024).fill(1);
+// Above them, buffers that stay: their size is taken from the heap's top, not from a free
+// chunk lower down (as a small one may be), so the freed 25 MiB cannot be trimmed by free().
+const live = Array.from({ length: 8 }, () => Buffer.allocUnsafeSlow(100 * 1024).fill(1));
 bufs = null;
 await gc({ type: 'major', execution: 'async' });
 await sleep(100);
