@@ -35,9 +35,10 @@ export async function* stdinLines(
     try {
       for await (const text of lines as AsyncIterable<string>) {
         n += 1;
-        optimizingCompilers.noteRead();
         // split2 checks characters; the limit is in bytes.
-        if (Buffer.byteLength(text) > maxBytes) {
+        const bytes = Buffer.byteLength(text);
+        optimizingCompilers.noteRead(bytes + 1);
+        if (bytes > maxBytes) {
           yield { n, tooLong: true };
           return;
         }

@@ -5,11 +5,14 @@
  * for the life of the process: about 6 MiB in every idle reader, while a run of a few hundred
  * violations gains nothing measurable from optimized code. So `gk-export` starts lean
  * (interpreter and baseline code only, each line checked in TypeScript), and turns the
- * compilers on, for good, at the first sign of bulk: a run with `BULK_BYTES` left to read (at
- * once, before its first batch), or a process kept busy by its reading (half its time on a CPU
- * over `BUSY_SAMPLE_MS`: a backlog of many small runs, a run growing fast). The WebAssembly
- * line check is used only then (compiling it is part of that cost). A reader of small runs
- * idles at ~54 MiB instead of ~61 (`npm run bench -- backlog`, part 3).
+ * compilers on, for good, at the first sign of bulk:
+ * - a backlog of `BULK_BYTES` to read, known before its first batch (a large run, or many runs
+ *   waiting in a channel, each counted `RUN_BYTES` more for what it costs beyond its lines);
+ * - `BULK_BYTES` read within `BULK_WINDOW_MS` (a run growing fast);
+ * - a process kept busy by its reading: half its time on a CPU over `BUSY_SAMPLE_MS` (what
+ *   else is bulk; a CPU limit can keep the share lower, hence the two rules before).
+ * The WebAssembly line check is used only then (compiling it is part of that cost). A reader
+ * of small runs idles at ~54 MiB instead of ~61 (`npm run bench -- backlog`, part 3).
  *
  * V8 reads these two flags each time it considers tiering a function up, so changing them at
  * run time takes effect at once (`v8.setFlagsFromString`; the process also sets `--expose-gc`
@@ -17,8 +20,14 @@
  * calls `startLean()`.
  */
 
-/** A run this much beyond its checkpoint is bulk. */
+/** A backlog this large, or this much read within `BULK_WINDOW_MS`, is bulk. */
 export const BULK_BYTES = 2 << 20;
+export const BULK_WINDOW_MS = 10_000;
+/**
+ * What a waiting run counts in a backlog beyond its bytes: opening, checkpointing and deleting
+ * it cost about what checking 64 KiB of lines does.
+ */
+export const RUN_BYTES = 64 << 10;
 /** Busy: over at least this long, between reads, … */
 export const BUSY_SAMPLE_MS = 500;
 /** … the process spent at least this share of the time on a CPU. */
@@ -27,6 +36,7 @@ export const BUSY_SHARE = 0.5;
 /** Why the compilers went on. */
 export type BulkCause =
   | { readonly reason: 'backlog'; readonly bytes: number }
+  | { readonly reason: 'read'; readonly bytes: number }
   | { readonly reason: 'busy'; readonly cpuShare: number };
 
 export interface OptimizingCompilers {
@@ -34,10 +44,14 @@ export interface OptimizingCompilers {
   startLean(): void;
   /** Whether optimized code is on: always, unless `startLean()` was called and no bulk came. */
   optimizing(): boolean;
-  /** `bytes` are known to be waiting to be read (a run's size past its checkpoint). */
+  /**
+   * `bytes` are known to be waiting to be read (a run's size past its checkpoint, and
+   * `RUN_BYTES` for each run that waits). A no-op once optimizing: check that first when
+   * `bytes` costs something to count.
+   */
   noteBacklog(bytes: number): void;
-  /** Something was just read: is the process kept busy? */
-  noteRead(): void;
+  /** `bytes` were just read. */
+  noteRead(bytes: number): void;
   /** `listener` is told once, when the compilers go on, and why. */
   onOptimizing(listener: (cause: BulkCause) => void): void;
 }
@@ -71,6 +85,9 @@ export function createOptimizingCompilers(
   /** The start of the busy sample: wall and CPU milliseconds. */
   let sampledAt = 0;
   let sampledCpu = 0;
+  /** Bytes read in the current window, and when it began. */
+  let windowStart = 0;
+  let windowBytes = 0;
   const listeners: ((cause: BulkCause) => void)[] = [];
 
   const turnOn = (cause: BulkCause) => {
@@ -94,9 +111,18 @@ export function createOptimizingCompilers(
     noteBacklog(bytes) {
       if (lean && bytes >= BULK_BYTES) turnOn({ reason: 'backlog', bytes });
     },
-    noteRead() {
+    noteRead(bytes) {
       if (!lean) return;
       const t = now();
+      if (t - windowStart > BULK_WINDOW_MS) {
+        windowStart = t;
+        windowBytes = 0;
+      }
+      windowBytes += bytes;
+      if (windowBytes >= BULK_BYTES) {
+        turnOn({ reason: 'read', bytes: windowBytes });
+        return;
+      }
       const wall = t - sampledAt;
       if (wall < BUSY_SAMPLE_MS) return;
       const cpu = cpuMs();

@@ -192,7 +192,7 @@ export function createLineReader(fh: FileHandle, from: LinePosition, opts: LineR
       dropChunk(next.buf);
     }
     if (bytesRead === 0) return false;
-    optimizingCompilers.noteRead();
+    optimizingCompilers.noteRead(bytesRead);
     readPos += bytesRead;
     // A full chunk means there is probably more: start reading it now. (At the end of a
     // growing file we do not read ahead: a later call re-reads at the same position.)

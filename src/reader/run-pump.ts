@@ -2,7 +2,7 @@
 // to the channel's window, and once the run is read to its end and acknowledged, marks it
 // delivered, closes it and deletes what retention says.
 import { reportInvalid } from '../pipeline/invalid.ts';
-import { optimizingCompilers } from '../pipeline/optimizing-compilers.ts';
+import { optimizingCompilers, RUN_BYTES } from '../pipeline/optimizing-compilers.ts';
 import type { Delivery } from '../sinks/sink.ts';
 import { forgetRun, pathInRoot, type Channel } from './channel.ts';
 import { applyRetention, consumeSegment } from './channel-retention.ts';
@@ -27,7 +27,7 @@ export async function pump(ctx: SourceContext, ch: Channel, r: RunState): Promis
   if (!r.fh) return false;
   if (!r.reader) {
     const saved = opts.store.get(runCheckpointKey(r));
-    optimizingCompilers.noteBacklog(r.size - (saved?.offset ?? 0));
+    if (!optimizingCompilers.optimizing()) optimizingCompilers.noteBacklog(waiting(ch, opts.store));
     r.reader = createLineReader(
       r.fh,
       { offset: saved?.offset ?? 0, line: saved?.line ?? 0 },
@@ -189,4 +189,16 @@ async function finishRun(
   if (r.gone) forgetRun(ch, r, opts.store);
   await applyRetention(ctx, ch);
   ctx.updateLag(Date.now());
+}
+
+/**
+ * What the channel's undelivered runs hold for the optimizing compilers' backlog rule: their
+ * bytes past their checkpoints, and `RUN_BYTES` each.
+ */
+function waiting(ch: Channel, store: SourceContext['opts']['store']): number {
+  let bytes = 0;
+  for (const x of ch.runs.values()) {
+    if (!x.delivered) bytes += RUN_BYTES + x.size - (store.get(runCheckpointKey(x))?.offset ?? 0);
+  }
+  return bytes;
 }

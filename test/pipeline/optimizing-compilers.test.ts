@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   BULK_BYTES,
+  BULK_WINDOW_MS,
   BUSY_SAMPLE_MS,
   BUSY_SHARE,
   createOptimizingCompilers,
@@ -33,7 +34,7 @@ describe('optimizing compilers', () => {
     listen();
     c.noteBacklog(BULK_BYTES * 4);
     spend(BUSY_SAMPLE_MS, BUSY_SAMPLE_MS);
-    c.noteRead();
+    c.noteRead(BULK_BYTES);
     expect(c.optimizing()).toBe(true);
     expect(flags).toEqual([]);
     expect(on).toEqual([]);
@@ -65,26 +66,44 @@ describe('optimizing compilers', () => {
     listen();
     // Small runs: a read, 20 ms of work, then quiet for a minute.
     for (let i = 0; i < 10; i++) {
-      c.noteRead();
+      c.noteRead(1000);
       spend(20, 20);
-      c.noteRead();
+      c.noteRead(1000);
       spend(60_000, 1);
     }
     // Reads all the time, but the process mostly waits (a slow sink): not busy.
     for (let i = 0; i < 20; i++) {
       spend(100, 10);
-      c.noteRead();
+      c.noteRead(1000);
     }
     expect(c.optimizing()).toBe(false);
     // Reads all the time, and the process is busy with them.
     for (let i = 0; i < 6; i++) {
       spend(100, 80);
-      c.noteRead();
+      c.noteRead(1000);
     }
     expect(c.optimizing()).toBe(true);
     expect(flags.slice(2)).toEqual(['--maglev', '--turbofan']);
     expect(on).toEqual([{ reason: 'busy', cpuShare: expect.any(Number) as number }]);
     expect((on[0] as { cpuShare: number }).cpuShare).toBeGreaterThanOrEqual(BUSY_SHARE);
+  });
+
+  it('go on once bulk is read within the window, even by a process held below half a CPU', () => {
+    const { c, on, spend, listen } = recorded();
+    c.startLean();
+    listen();
+    // A CPU limit of a tenth of a core: never busy by the CPU rule. Half the bulk per window,
+    // window after window: not bulk either.
+    for (let i = 0; i < 10; i++) {
+      c.noteRead(BULK_BYTES / 2);
+      spend(BULK_WINDOW_MS + 1, (BULK_WINDOW_MS + 1) / 10);
+    }
+    expect(c.optimizing()).toBe(false);
+    c.noteRead(BULK_BYTES / 2);
+    spend(BULK_WINDOW_MS / 2, BULK_WINDOW_MS / 20);
+    c.noteRead(BULK_BYTES / 2);
+    expect(c.optimizing()).toBe(true);
+    expect(on).toEqual([{ reason: 'read', bytes: BULK_BYTES }]);
   });
 
   it("switch V8's optimizing tiers in a running process", () => {
