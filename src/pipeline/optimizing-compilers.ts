@@ -82,8 +82,11 @@ export function createOptimizingCompilers(
     });
   let started = false;
   let lean = false;
-  /** The start of the busy sample: wall and CPU milliseconds. */
-  let sampledAt = 0;
+  /**
+   * The start of the busy sample, wall and CPU milliseconds: at the first read (start-up's own
+   * CPU time, however long it takes on a loaded machine, is not reading).
+   */
+  let sampledAt: number | undefined;
   let sampledCpu = 0;
   /** Bytes read in the current window, and when it began. */
   let windowStart = 0;
@@ -104,8 +107,6 @@ export function createOptimizingCompilers(
       lean = true;
       setFlags('--no-maglev');
       setFlags('--no-turbofan');
-      sampledAt = now();
-      sampledCpu = cpuMs();
     },
     optimizing: () => !lean,
     noteBacklog(bytes) {
@@ -121,6 +122,11 @@ export function createOptimizingCompilers(
       windowBytes += bytes;
       if (windowBytes >= BULK_BYTES) {
         turnOn({ reason: 'read', bytes: windowBytes });
+        return;
+      }
+      if (sampledAt === undefined) {
+        sampledAt = t;
+        sampledCpu = cpuMs();
         return;
       }
       const wall = t - sampledAt;

@@ -88,6 +88,19 @@ describe('optimizing compilers', () => {
     expect((on[0] as { cpuShare: number }).cpuShare).toBeGreaterThanOrEqual(BUSY_SHARE);
   });
 
+  it("do not count start-up's CPU time as busy reading", () => {
+    // A start-up of 700 ms on a loaded machine, on a CPU most of it, then one small run.
+    const { c, spend } = recorded();
+    c.startLean();
+    spend(700, 600);
+    c.noteRead(50_000);
+    spend(5, 5);
+    c.noteRead(0);
+    spend(600, 2);
+    c.noteRead(0);
+    expect(c.optimizing()).toBe(false);
+  });
+
   it('go on once bulk is read within the window, even by a process held below half a CPU', () => {
     const { c, on, spend, listen } = recorded();
     c.startLean();
