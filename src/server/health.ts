@@ -56,7 +56,7 @@ export function readinessCheck(opts: { root: string; stateDir: string; metrics: 
  * older than `stuckAfterMs`, the process is wedged (a liveness probe then restarts it). How
  * late each tick fired is the event loop's delay: `p99DelayMs` is the 99th percentile of the
  * last five minutes' ticks. (Not `perf_hooks.monitorEventLoopDelay`: its timer woke the idle
- * reader 50 times a second, and `perf_hooks` took 0.5 MiB more of every reader serving metrics.)
+ * reader 50 times a second, and `perf_hooks` took 0.2 MiB more of every reader serving metrics.)
  *
  * @example
  * ```ts
