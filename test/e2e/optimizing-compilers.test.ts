@@ -9,6 +9,13 @@ import { makeTmpDir, waitFor } from '../helpers/tmp.ts';
 // V8 traces each optimized compile (`--trace-opt`), here to a file of its own.
 const OPTIMIZED = /^\[compiling method .*\(target (MAGLEV|TURBOFAN)\)/;
 
+/** The reader's "bulk input" log lines, parsed. */
+const bulkInputLogs = (stderr: string): Record<string, unknown>[] =>
+  stderr
+    .split('\n')
+    .filter((l) => l.includes('bulk input'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
 describe("read and V8's optimizing compilers", () => {
   let tmp: Awaited<ReturnType<typeof makeTmpDir>>;
   let p: CliProcess | undefined;
@@ -53,10 +60,10 @@ describe("read and V8's optimizing compilers", () => {
     expect(runLines('x', violations).join('').length).toBeGreaterThan(BULK_BYTES);
     const { optimized, stderr } = await readOneRun(violations);
     expect(optimized.length).toBeGreaterThan(0);
-    const logs = stderr.split('\n').filter((l) => l.includes('bulk input'));
+    const logs = bulkInputLogs(stderr);
     expect(logs).toHaveLength(1);
-    expect(JSON.parse(logs[0]!)).toMatchObject({ level: 'info', reason: 'backlog' });
-    expect(JSON.parse(logs[0]!).bytes).toBeGreaterThanOrEqual(BULK_BYTES);
+    expect(logs[0]).toMatchObject({ level: 'info', reason: 'backlog' });
+    expect(logs[0]!.bytes).toBeGreaterThanOrEqual(BULK_BYTES);
   });
 
   it('turns them on for a backlog of many small runs', async () => {
@@ -69,12 +76,9 @@ describe("read and V8's optimizing compilers", () => {
       'every run delivered',
       60_000,
     );
-    const logs = p
-      .stderr()
-      .split('\n')
-      .filter((l) => l.includes('bulk input'));
+    const logs = bulkInputLogs(p.stderr());
     expect(logs).toHaveLength(1);
-    expect(JSON.parse(logs[0]!)).toMatchObject({ level: 'info', reason: 'backlog' });
+    expect(logs[0]).toMatchObject({ level: 'info', reason: 'backlog' });
     expect(p.lines()).toHaveLength(runs * 3);
   });
 
@@ -95,12 +99,9 @@ describe("read and V8's optimizing compilers", () => {
     await rename(txt, txt.replace(/\.txt$/, '.log'));
     await waitFor(() => p!.stderr().includes('"msg":"run delivered"'), 'the run delivered', 20_000);
     expect(p.stdout()).toBe(lines.slice(1, -1).join(''));
-    const logs = p
-      .stderr()
-      .split('\n')
-      .filter((l) => l.includes('bulk input'));
+    const logs = bulkInputLogs(p.stderr());
     expect(logs).toHaveLength(1);
     // (Read, as a rule: a machine loaded enough may find it busy first.)
-    expect(['read', 'busy']).toContain(JSON.parse(logs[0]!).reason);
+    expect(['read', 'busy']).toContain(logs[0]!.reason);
   });
 });
