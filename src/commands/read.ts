@@ -141,7 +141,11 @@ export function registerRead(program: Command): void {
       ),
     );
     // Loaded once `read` runs (not for --help or --check-config, nor for the other commands).
-    const { runReader } = await import('../reader/index.ts');
+    const [{ runReader }, { watchIdleGrowth }] = await Promise.all([
+      import('../reader/index.ts'),
+      import('../pipeline/idle-reclaim.ts'),
+    ]);
+    const idleGrowth = watchIdleGrowth();
     /** The sinks of the reader running now (a Connection's change starts a new one). */
     const opened = new Set<LaneSink>();
     // Loaded only when selected (it hashes with node:crypto).
@@ -250,6 +254,7 @@ export function registerRead(program: Command): void {
       }
     } finally {
       clearTimeout(graceTimer);
+      idleGrowth.stop();
       await server?.close();
     }
     // Writes stdout never took keep the process alive; they are not acknowledged, so leave.

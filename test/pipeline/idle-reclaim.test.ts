@@ -1,7 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { idleReclaimer } from '../../src/pipeline/idle-reclaim.ts';
+import {
+  GROWTH_BYTES,
+  GROWTH_CHECK_MS,
+  idleReclaimer,
+  resetIdleActivity,
+  watchIdleGrowth,
+} from '../../src/pipeline/idle-reclaim.ts';
+import { monotonicMs } from '../../src/telemetry/clock.ts';
 import { REPO } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/tmp.ts';
 
@@ -77,5 +84,101 @@ describe('idle reclaim', () => {
     } finally {
       g.gc = saved;
     }
+  });
+});
+
+// A process that grows its young generation with garbage (as an idle reader's polls and probes
+// do, only faster), then idles under watchIdleGrowth: its GCs and RSS.
+const GROWN_IDLE = `
+import { watchIdleGrowth } from ${JSON.stringify(join(REPO, 'src/pipeline/idle-reclaim.ts'))};
+import { setTimeout as sleep } from 'node:timers/promises';
+const real = globalThis.gc;
+let gcs = 0;
+globalThis.gc = (o) => { gcs += 1; return real(o); };
+const watch = watchIdleGrowth({ every: 300 });
+await sleep(400); // the first check marks the RSS
+let sink = 0;
+for (let i = 0; i < 200_000; i++) sink += { a: i, b: String(i) }.b.length;
+const grown = process.memoryUsage.rss();
+await sleep(1000);
+const after = process.memoryUsage.rss();
+watch.stop();
+console.log(JSON.stringify({ gcs, grownMiB: grown / 2 ** 20, afterMiB: after / 2 ** 20, sink }));
+`;
+
+describe('idle growth', () => {
+  const MiB = 1024 * 1024;
+
+  it('reclaims when the idle RSS has grown by the threshold, and marks what the reclaim left', async () => {
+    resetIdleActivity();
+    let rss = 50 * MiB;
+    let reclaims = 0;
+    const watch = watchIdleGrowth({
+      rss: () => rss,
+      reclaim: async () => {
+        reclaims += 1;
+        rss -= GROWTH_BYTES + 0.5 * MiB;
+      },
+    });
+    try {
+      expect(await watch.check()).toBe(false); // marks 50 MiB
+      rss += GROWTH_BYTES - 1;
+      expect(await watch.check()).toBe(false);
+      rss += 1;
+      expect(await watch.check()).toBe(true);
+      expect(reclaims).toBe(1);
+      // Marked at 49.5 MiB: growth is measured from there.
+      rss += GROWTH_BYTES - 1;
+      expect(await watch.check()).toBe(false);
+      rss += 1;
+      expect(await watch.check()).toBe(true);
+      expect(reclaims).toBe(2);
+    } finally {
+      watch.stop();
+    }
+  });
+
+  it('waits for a whole check interval without deliveries, and never runs two at once', async () => {
+    resetIdleActivity(50 * MiB);
+    let rss = 60 * MiB;
+    let release: () => void = () => undefined;
+    let reclaims = 0;
+    let shift = 0;
+    const watch = watchIdleGrowth({
+      rss: () => rss,
+      now: () => monotonicMs() + shift,
+      reclaim: () => {
+        reclaims += 1;
+        return new Promise<void>((r) => (release = r));
+      },
+    });
+    try {
+      idleReclaimer(() => undefined).busy(); // a batch delivered just now
+      expect(await watch.check()).toBe(false);
+      shift = GROWTH_CHECK_MS - 100;
+      expect(await watch.check()).toBe(false);
+      shift = GROWTH_CHECK_MS;
+      const first = watch.check();
+      expect(await watch.check()).toBe(false); // one is running
+      release();
+      rss = 58 * MiB;
+      expect(await first).toBe(true);
+      expect(reclaims).toBe(1);
+      expect(await watch.check()).toBe(false); // marked at 58
+    } finally {
+      watch.stop();
+      resetIdleActivity();
+    }
+  });
+
+  it('gives the grown young generation back in a real process', () => {
+    const out = execFileSync(
+      process.execPath,
+      ['--expose-gc', '--input-type=module', '-e', GROWN_IDLE],
+      { encoding: 'utf8' },
+    );
+    const r = JSON.parse(out) as { gcs: number; grownMiB: number; afterMiB: number };
+    expect(r.gcs).toBeGreaterThanOrEqual(1);
+    expect(r.grownMiB - r.afterMiB).toBeGreaterThan(1);
   });
 });
