@@ -1,8 +1,9 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Metrics, Telemetry } from '../telemetry/index.ts';
 import { metricsEndpoint } from '../telemetry/prometheus.ts';
+import { monotonicMs } from '../telemetry/clock.ts';
+import { Counter } from '../telemetry/metric-types.ts';
 import { livenessCheck, type Readiness } from './health.ts';
+import { serveHttp1, type Rejection, type Reply } from './http1.ts';
 
 export interface HttpServerOptions {
   /** Port to listen on (0: any free port — for tests; the CLI disables the server on 0). */
@@ -26,63 +27,71 @@ export interface HttpServerOptions {
  */
 export async function startHttpServer(opts: HttpServerOptions) {
   const registry = metricsEndpoint(opts.metrics);
-  // Not `import … from 'node:http'`: an ES import of node:http evaluates its lazy exports
-  // (WebSocket, …), which load Node's bundled undici: 13 MiB resident for nothing here.
-  const { createServer } = process.getBuiltinModule('node:http');
   const live = livenessCheck();
-  const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    const reply = (status: number, type: string, body: string) => {
-      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
-      res.end(body);
-    };
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      reply(405, 'text/plain', 'method not allowed\n');
-      return;
-    }
-    if (path === '/metrics') {
-      registry
-        .metrics()
-        .then((text) => reply(200, registry.contentType, text))
-        .catch((err: Error) => reply(500, 'text/plain', `metrics failed: ${err.message}\n`));
-    } else if (path === '/healthz') {
-      const alive = live.alive();
-      reply(
-        alive ? 200 : 503,
-        'application/json',
-        JSON.stringify({ alive, eventLoopDelayP99Ms: live.p99DelayMs() }) + '\n',
-      );
-    } else if (path === '/readyz') {
-      opts
-        .readiness()
-        .then((r) => reply(r.ready ? 200 : 503, 'application/json', JSON.stringify(r) + '\n'))
-        .catch((err: Error) =>
-          reply(
-            503,
-            'application/json',
-            JSON.stringify({ ready: false, reasons: [err.message] }) + '\n',
-          ),
+  const rejected = opts.metrics.register(
+    'gk_export_http_rejected_total',
+    () =>
+      new Counter({
+        name: 'gk_export_http_rejected_total',
+        help: 'Requests to the metrics and health server turned away (and connections it could not accept), by reason',
+        labelNames: ['reason'] as const,
+      }),
+  );
+  /** When each reason was last logged: one line a minute per reason, the rest only counted. */
+  const logged = new Map<Rejection, number>();
+  const json = (status: number, body: unknown): Reply => ({
+    status,
+    type: 'application/json',
+    body: JSON.stringify(body) + '\n',
+  });
+  const text = (status: number, body: string): Reply => ({ status, type: 'text/plain', body });
+  const server = await serveHttp1(
+    async ({ method, path }) => {
+      if (method !== 'GET' && method !== 'HEAD') {
+        return {
+          ...text(405, 'method not allowed: GET or HEAD\n'),
+          headers: { allow: 'GET, HEAD' },
+        };
+      }
+      if (path === '/metrics') {
+        return registry
+          .metrics()
+          .then((t) => ({ status: 200, type: registry.contentType, body: t }))
+          .catch((err: Error) => text(500, `metrics failed: ${err.message}\n`));
+      }
+      if (path === '/healthz') {
+        const alive = live.alive();
+        return json(alive ? 200 : 503, { alive, eventLoopDelayP99Ms: live.p99DelayMs() });
+      }
+      if (path === '/readyz') {
+        return opts
+          .readiness()
+          .then((r) => json(r.ready ? 200 : 503, r))
+          .catch((err: Error) => json(503, { ready: false, reasons: [err.message] }));
+      }
+      return text(404, 'not found: try /metrics, /healthz or /readyz\n');
+    },
+    {
+      port: opts.port,
+      host: opts.host ?? '0.0.0.0',
+      onRejected(reason, detail) {
+        rejected.inc({ reason });
+        const now = monotonicMs();
+        if (now - (logged.get(reason) ?? -Infinity) < 60_000) return;
+        logged.set(reason, now);
+        opts.telemetry.log.warn(
+          { reason, detail },
+          'metrics and health server: request turned away (more of this reason within a minute are only counted in gk_export_http_rejected_total)',
         );
-    } else {
-      reply(404, 'text/plain', 'not found: try /metrics, /healthz or /readyz\n');
-    }
-  });
-  server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host ?? '0.0.0.0', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  opts.telemetry.log.info({ port }, 'metrics and health listening');
+      },
+    },
+  );
+  opts.telemetry.log.info({ port: server.port }, 'metrics and health listening');
   let closed: Promise<void> | undefined;
   return {
-    port,
+    port: server.port,
     close(): Promise<void> {
-      closed ??= new Promise<void>((resolve) => {
-        live.stop();
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      closed ??= (live.stop(), server.close());
       return closed;
     },
   };

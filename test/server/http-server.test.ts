@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { readinessCheck } from '../../src/server/health.ts';
 import { startHttpServer } from '../../src/server/http-server.ts';
@@ -41,6 +42,41 @@ describe('metrics and health server', () => {
       expect((await fetch(`${base}/nope`)).status).toBe(404);
     } finally {
       await server.close();
+      await server.close();
+    }
+  });
+
+  it('counts the requests it turns away, and logs one line a minute for each reason', async () => {
+    const telemetry = capturingTelemetry();
+    const server = await startHttpServer({
+      port: 0,
+      host: '127.0.0.1',
+      metrics: telemetry.metrics,
+      readiness: async () => ({ ready: true, reasons: [] }),
+      telemetry,
+    });
+    try {
+      const send = (text: string) =>
+        new Promise<string>((resolve) => {
+          let got = '';
+          const sock = connect(server.port, '127.0.0.1', () => sock.write(text));
+          sock.setEncoding('latin1').on('data', (d: string) => (got += d));
+          sock.on('close', () => resolve(got));
+        });
+      for (let i = 0; i < 3; i++)
+        expect(await send('nonsense\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
+      expect(await send('GET / HTTP/3.0\r\n\r\n')).toMatch(/^HTTP\/1\.1 505 /);
+      const post = await fetch(`http://127.0.0.1:${server.port}/metrics`, { method: 'POST' });
+      expect([post.status, post.headers.get('allow')]).toEqual([405, 'GET, HEAD']);
+      const text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+      expect(text).toContain('gk_export_http_rejected_total{reason="bad_request"} 3');
+      expect(text).toContain('gk_export_http_rejected_total{reason="version_not_supported"} 1');
+      const warned = telemetry.logs.filter((l) => l.level === 'warn');
+      expect(warned.map((l) => [l.reason, l.detail])).toEqual([
+        ['bad_request', 'a malformed request line: "nonsense"'],
+        ['version_not_supported', 'HTTP/3.0 (1.0 and 1.1 are served)'],
+      ]);
+    } finally {
       await server.close();
     }
   });

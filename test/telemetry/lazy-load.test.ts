@@ -1,7 +1,7 @@
 // Pins: every reader loaded prom-client, and an ES import of node:http loaded Node's bundled
 // undici, whether or not metrics were served (tens of MiB resident in every sidecar); every
 // `read` loaded the other commands' code (demo, writer, inspect), pino and perf_hooks; a
-// reader serving metrics loaded prom-client (~10 MiB more idle).
+// reader serving metrics loaded prom-client (~10 MiB more idle), then Node's HTTP server (1 MiB).
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -90,10 +90,12 @@ describe('what a reader loads', () => {
     expect(builtins).not.toContain('crypto');
   });
 
-  it('loads node:http, but neither prom-client nor undici, when it serves metrics', async () => {
+  it('serves metrics on node:net, loading neither node:http, prom-client nor undici', async () => {
     const { builtins, files, urls } = await loadedBy(await freePort());
     expect([...files, ...urls].filter((f) => f.includes('prom-client'))).toEqual([]);
-    expect(builtins).toContain('http');
+    expect(builtins).toContain('net');
+    expect(builtins).not.toContain('http');
+    expect(builtins).not.toContain('_http_server');
     expect(builtins).not.toContain('internal/deps/undici/undici');
   });
 });
