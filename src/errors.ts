@@ -47,6 +47,11 @@ export type StateLockErrorCode = 'ERR_STATE_LOCKED' | 'ERR_STATE_DIR_NOT_WRITABL
 /** completed-run-file.ts: a per-run state file of changes-only or openreports is damaged. */
 export type CompletedRunErrorCode = 'ERR_RUN_STATE_CORRUPT';
 
+// ── server (src/server/) ────────────────────────────────────────────────────────────────────
+
+/** server/http-server.ts: the metrics and health server cannot listen on its port. */
+export type ServerErrorCode = 'ERR_HTTP_LISTEN';
+
 // ── sinks (src/sinks/) ──────────────────────────────────────────────────────────────────────
 
 /** sinks/webhook/: the receiver refused a batch for good, or shutdown ended its retries. */
@@ -79,6 +84,7 @@ export type ErrorCode =
   | DeadLetterErrorCode
   | StateLockErrorCode
   | CompletedRunErrorCode
+  | ServerErrorCode
   | WebhookErrorCode
   | StdoutErrorCode
   | OpenReportsErrorCode;

@@ -173,7 +173,7 @@ export function registerRead(program: Command): void {
     let server: Awaited<ReturnType<typeof startHttpServer>> | undefined;
     try {
       if (config.httpPort !== 0) {
-        // Loaded only when served: the HTTP server and prom-client are resident MiB.
+        // Loaded only when served: the HTTP server and the metrics text are resident memory.
         const [{ startHttpServer }, { readinessCheck }] = await Promise.all([
           import('../server/http-server.ts'),
           import('../server/health.ts'),
@@ -234,7 +234,8 @@ export function registerRead(program: Command): void {
         );
       } else if (
         isGkExportError(err, 'ERR_STATE_LOCKED') ||
-        isGkExportError(err, 'ERR_STATE_DIR_NOT_WRITABLE')
+        isGkExportError(err, 'ERR_STATE_DIR_NOT_WRITABLE') ||
+        isGkExportError(err, 'ERR_HTTP_LISTEN')
       ) {
         process.stderr.write(`gk-export read: ${err.message}\n`);
         process.exitCode = 2;

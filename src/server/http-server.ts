@@ -1,3 +1,4 @@
+import { errnoCode, GkExportError, type ServerErrorCode } from '../errors.ts';
 import type { Metrics, Telemetry } from '../telemetry/index.ts';
 import { metricsEndpoint } from '../telemetry/prometheus.ts';
 import { monotonicMs } from '../telemetry/clock.ts';
@@ -85,7 +86,15 @@ export async function startHttpServer(opts: HttpServerOptions) {
         );
       },
     },
-  );
+  ).catch((err: unknown) => {
+    live.stop();
+    const code = errnoCode(err);
+    throw new GkExportError<ServerErrorCode>(
+      'ERR_HTTP_LISTEN',
+      `cannot listen on --http-port ${opts.port} (${opts.host ?? '0.0.0.0'}): ${code === 'EADDRINUSE' ? 'another process listens on it; choose another port, or 0 to serve no metrics' : (err as Error).message}`,
+      { cause: err },
+    );
+  });
   opts.telemetry.log.info({ port: server.port }, 'metrics and health listening');
   let closed: Promise<void> | undefined;
   return {

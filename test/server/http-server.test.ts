@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { readinessCheck } from '../../src/server/health.ts';
 import { startHttpServer } from '../../src/server/http-server.ts';
@@ -78,6 +78,29 @@ describe('metrics and health server', () => {
       ]);
     } finally {
       await server.close();
+    }
+  });
+
+  it('`read` on a port another process listens on: one line and exit 2', async () => {
+    const other = createServer();
+    await new Promise<void>((r) => other.listen(0, '0.0.0.0', r));
+    const port = (other.address() as AddressInfo).port;
+    try {
+      const p = ws.cli([
+        'read',
+        '--root',
+        ws.root,
+        '--state-dir',
+        ws.state,
+        '--http-port',
+        String(port),
+      ]);
+      expect((await p.exited).code).toBe(2);
+      expect(p.stderr()).toBe(
+        `gk-export read: cannot listen on --http-port ${port} (0.0.0.0): another process listens on it; choose another port, or 0 to serve no metrics\n`,
+      );
+    } finally {
+      await new Promise((r) => other.close(r));
     }
   });
 
