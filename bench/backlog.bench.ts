@@ -9,7 +9,8 @@
 //     has. BENCH_ROUNDS rounds (default 3), in turn; medians, and the median of per-round ratios.
 //  2. peak RSS through a 1,000,000-line backlog [≤ 80 MiB]
 //  3. idle RSS after one small run, with and without the metrics server [≤ 56 MiB], and after a
-//     run of 10,000 lines
+//     run of 10,000 lines; then serving metrics, probed and scraped as a deployment is, for
+//     BENCH_PROBED_S seconds (default 60; below 15 skips it) [≤ 56 MiB]
 //  4. start-up: from spawn to the first record of a small run on stdout, beside a bare
 //     `node -e` printing one line (BENCH_STARTUP_ROUNDS rounds, default 15, medians)
 // BENCH_SCALE shrinks the runs, BENCH_IDLE_MS the idle wait (default 5000).
@@ -27,6 +28,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 5000);
 const BASELINE = process.env.GK_EXPORT_BENCH_BASELINE;
 const STARTUP_ROUNDS = Number(process.env.BENCH_STARTUP_ROUNDS ?? 15);
+const PROBED_S = Number(process.env.BENCH_PROBED_S ?? 60);
 
 /** `gk-export read` as the image runs it, on `root` with its own state dir (no metrics unless
  * a later `--http-port` says otherwise: the last one wins). */
@@ -200,12 +202,11 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** RSS of `read` after it delivered one run of `lines` lines and then sat idle for IDLE_MS. */
-async function idle(dir: string, name: string, metrics: boolean, lines: number) {
+/** `read` started on a run of `lines` lines, once it has delivered it. */
+async function deliveredRun(dir: string, name: string, port: number, lines: number) {
   const root = join(dir, name);
   await mkdir(join(root, 'c'), { recursive: true });
   await writeRun(join(root, 'c', '2026-01-01T00_00_00Z.log'), '2026-01-01T00:00:00Z', lines);
-  const port = metrics ? await freePort() : 0;
   const child = spawn(
     NODE,
     [...readArgs(root, join(dir, `${name}-state`)), '--http-port', String(port)],
@@ -220,6 +221,13 @@ async function idle(dir: string, name: string, metrics: boolean, lines: number) 
     });
     child.on('exit', (code) => reject(new Error(`read exited with ${code}: ${err}`)));
   });
+  return child;
+}
+
+/** RSS of `read` after it delivered one run of `lines` lines and then sat idle for IDLE_MS. */
+async function idle(dir: string, name: string, metrics: boolean, lines: number) {
+  const port = metrics ? await freePort() : 0;
+  const child = await deliveredRun(dir, name, port, lines);
   await new Promise((r) => setTimeout(r, IDLE_MS));
   // A Prometheus server scrapes it: the served configuration is measured after a scrape.
   if (metrics) await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -228,6 +236,28 @@ async function idle(dir: string, name: string, metrics: boolean, lines: number) 
   child.kill('SIGTERM');
   await once(child, 'close');
   return rss;
+}
+
+/**
+ * RSS of `read` serving metrics after one small run, over PROBED_S seconds of idle with the
+ * probes of a deployment: `/healthz` and `/readyz` every 5 s (kubelet), `/metrics` every 15 s
+ * (Prometheus). Sampled after each round of probes from the 15th second on: median and max.
+ */
+async function probedIdle(dir: string) {
+  const port = await freePort();
+  const child = await deliveredRun(dir, 'idle-probed', port, 100);
+  const base = `http://127.0.0.1:${port}`;
+  const samples: number[] = [];
+  for (let s = 5; s <= PROBED_S; s += 5) {
+    await new Promise((r) => setTimeout(r, 5000));
+    await (await fetch(`${base}/healthz`)).text();
+    await (await fetch(`${base}/readyz`)).text();
+    if (s % 15 === 0) await (await fetch(`${base}/metrics`)).text();
+    if (s >= 15) samples.push(await memMiB(child.pid!, 'VmRSS'));
+  }
+  child.kill('SIGTERM');
+  await once(child, 'close');
+  return { seconds: PROBED_S, medianMiB: median(samples), maxMiB: Math.max(...samples) };
 }
 
 /** Milliseconds from spawn until the first byte on the child's stdout (then it is killed). */
@@ -271,13 +301,19 @@ try {
   console.log(
     `\n3. idle RSS ${IDLE_MS / 1000} s after one small run: ${idleOff.toFixed(1)} MiB with --http-port 0, ${idleOn.toFixed(1)} MiB serving metrics (scraped once) (target ≤ 56); ${idleLarger.toFixed(1)} MiB after a run of ${10_000} lines`,
   );
+  const probed = PROBED_S >= 15 ? await probedIdle(dir) : undefined;
+  if (probed) {
+    console.log(
+      `   serving metrics, probed every 5 s and scraped every 15 s for ${probed.seconds} s: median ${probed.medianMiB.toFixed(1)} MiB, max ${probed.maxMiB.toFixed(1)} MiB (target ≤ 56)`,
+    );
+  }
   const startupResult = await startup(dir);
   console.log(
     JSON.stringify({
       bench: 'backlog',
       backlog: backlogResult,
       peak,
-      idleRssMiB: { metricsOff: idleOff, metricsOn: idleOn, after10kLines: idleLarger },
+      idleRssMiB: { metricsOff: idleOff, metricsOn: idleOn, after10kLines: idleLarger, probed },
       startup: startupResult,
     }),
   );
