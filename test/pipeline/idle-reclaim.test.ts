@@ -45,6 +45,14 @@ await exposedGc()({ type: 'major', execution: 'async' });
 console.log(JSON.stringify({ flagless, collected: ref.deref() === undefined }));
 `;
 
+/** Runs a module's source in a process started with --expose-gc: what it printed, parsed. */
+const runExposingGc = <T>(source: string): T =>
+  JSON.parse(
+    execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', source], {
+      encoding: 'utf8',
+    }),
+  ) as T;
+
 describe('idle reclaim', () => {
   it('runs a full GC in a process started without --expose-gc', () => {
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', NO_FLAG], {
@@ -54,12 +62,7 @@ describe('idle reclaim', () => {
   });
 
   it("gives the C heap's free memory back to the kernel", () => {
-    const out = execFileSync(
-      process.execPath,
-      ['--expose-gc', '--input-type=module', '-e', FRAGMENTED_HEAP],
-      { encoding: 'utf8' },
-    );
-    const r = JSON.parse(out) as { freed: number; trimmed: number; gaveBack: boolean };
+    const r = runExposingGc<{ freed: number; trimmed: number; gaveBack: boolean }>(FRAGMENTED_HEAP);
     // Freed, the 25 MiB stayed resident (glibc keeps them for reuse); trimmed, they are gone.
     expect(r.gaveBack).toBe(true);
     expect(r.freed - r.trimmed).toBeGreaterThan(16);
@@ -172,12 +175,7 @@ describe('idle growth', () => {
   });
 
   it('gives the grown young generation back in a real process', () => {
-    const out = execFileSync(
-      process.execPath,
-      ['--expose-gc', '--input-type=module', '-e', GROWN_IDLE],
-      { encoding: 'utf8' },
-    );
-    const r = JSON.parse(out) as { gcs: number; grownMiB: number; afterMiB: number };
+    const r = runExposingGc<{ gcs: number; grownMiB: number; afterMiB: number }>(GROWN_IDLE);
     expect(r.gcs).toBeGreaterThanOrEqual(1);
     expect(r.grownMiB - r.afterMiB).toBeGreaterThan(1);
   });

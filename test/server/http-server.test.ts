@@ -11,6 +11,9 @@ import { useWorkspace } from '../helpers/workspace.ts';
 
 describe('metrics and health server', () => {
   const ws = useWorkspace();
+  /** `read` on the workspace, serving on `port`. */
+  const readOn = (port: number) =>
+    ws.cli(['read', '--root', ws.root, '--state-dir', ws.state, '--http-port', String(port)]);
 
   it('answers /healthz, /readyz and /metrics, and reports a failing sink as not ready', async () => {
     const telemetry = capturingTelemetry();
@@ -86,15 +89,7 @@ describe('metrics and health server', () => {
     await new Promise<void>((r) => other.listen(0, '0.0.0.0', r));
     const port = (other.address() as AddressInfo).port;
     try {
-      const p = ws.cli([
-        'read',
-        '--root',
-        ws.root,
-        '--state-dir',
-        ws.state,
-        '--http-port',
-        String(port),
-      ]);
+      const p = readOn(port);
       expect((await p.exited).code).toBe(2);
       expect(p.stderr()).toBe(
         `gk-export read: cannot listen on --http-port ${port} (0.0.0.0): another process listens on it; choose another port, or 0 to serve no metrics\n`,
@@ -107,15 +102,7 @@ describe('metrics and health server', () => {
   it('is served by `read` on --http-port with the reader counters', async () => {
     await writeCompletedRun(ws.root, 'c', auditIdOf(1), 4);
     const port = await freePort();
-    const p = ws.cli([
-      'read',
-      '--root',
-      ws.root,
-      '--state-dir',
-      ws.state,
-      '--http-port',
-      String(port),
-    ]);
+    const p = readOn(port);
     try {
       await waitFor(() => p.lines().length === 4, 'the violations');
       const text = await waitFor(async () => {
