@@ -1,5 +1,4 @@
 import { libcFunction } from '../libc.ts';
-import { monotonicMs } from '../telemetry/clock.ts';
 
 /** Nothing in flight for this long after a delivery: the reader is idle, its garbage is collected. */
 const RECLAIM_AFTER_MS = 2000;
@@ -24,7 +23,7 @@ export function idleReclaimer(trim: () => void = trimCHeap) {
   return {
     busy(): void {
       delivered = true;
-      activity.lastBusyAt = monotonicMs();
+      activity.batches += 1;
       clearTimeout(timer);
       timer = undefined;
     },
@@ -40,8 +39,8 @@ export function idleReclaimer(trim: () => void = trimCHeap) {
   };
 }
 
-/** When a batch was last delivered (any pipeline of the process), and the RSS after the last reclaim. */
-const activity = { lastBusyAt: -Infinity, rssAfterReclaim: undefined as number | undefined };
+/** Batches delivered so far (by every pipeline of the process), and the RSS the last reclaim left. */
+const activity = { batches: 0, rssAfterReclaim: undefined as number | undefined };
 
 /**
  * One GC of everything V8 can free, which also shrinks the young generation, then `trim`;
@@ -64,10 +63,11 @@ export const GROWTH_BYTES = 512 * 1024;
 /**
  * Keeps an idle process near the size its last reclaim left. An idle reader still allocates (its
  * polls of the volume, and the probes and scrapes it answers: tens of KiB a second), and each
- * page of the young generation that this touches stays resident: 1.8 MiB more within a minute,
- * 3.3 MiB when probed and scraped, until the next delivery's reclaim. So every
- * `GROWTH_CHECK_MS` with no delivery in between, an RSS `GROWTH_BYTES` above the last reclaim's
- * (or the first check's) asks for one more: about 10 ms of CPU, every 10–15 s while probed.
+ * page of the young generation that this touches stays resident: 1.7 MiB more within a minute,
+ * 2.1 MiB when probed and scraped, until the next delivery's reclaim. So a check every
+ * `GROWTH_CHECK_MS` that follows one with no delivery in between, and finds the RSS
+ * `GROWTH_BYTES` above the last reclaim's (or the first check's), asks for one more: 10–16 ms of
+ * CPU, every 10–20 s.
  * Memory the process really keeps raises the mark instead of repeating the reclaim. For the
  * CLI's reader only: a library's host process manages its own heap.
  *
@@ -80,23 +80,25 @@ export const GROWTH_BYTES = 512 * 1024;
 export function watchIdleGrowth(
   opts: {
     rss?: () => number;
-    now?: () => number;
     reclaim?: () => Promise<void>;
     every?: number;
     growth?: number;
   } = {},
 ) {
   const rss = opts.rss ?? (() => process.memoryUsage.rss());
-  const now = opts.now ?? monotonicMs;
   const gc = (globalThis as { gc?: GcFunction }).gc;
   const reclaimNow = opts.reclaim ?? (() => reclaim(trimCHeap, gc));
-  const every = opts.every ?? GROWTH_CHECK_MS;
   const growth = opts.growth ?? GROWTH_BYTES;
+  /** The batch count at the last check: a check that sees it unchanged follows an idle interval. */
+  let batchesSeen = activity.batches;
   let running = false;
   const check = async (): Promise<boolean> => {
-    if (running || now() - activity.lastBusyAt < every) return false;
-    const mark = (activity.rssAfterReclaim ??= rss());
-    if (rss() - mark < growth) return false;
+    const delivered = activity.batches !== batchesSeen;
+    batchesSeen = activity.batches;
+    if (running || delivered) return false;
+    const size = rss();
+    const mark = (activity.rssAfterReclaim ??= size);
+    if (size - mark < growth) return false;
     running = true;
     try {
       await reclaimNow();
@@ -106,7 +108,7 @@ export function watchIdleGrowth(
     }
     return true;
   };
-  const timer = setInterval(() => void check(), every);
+  const timer = setInterval(() => void check(), opts.every ?? GROWTH_CHECK_MS);
   timer.unref();
   return {
     /** One check now (what the timer does): whether it reclaimed. */
@@ -124,7 +126,7 @@ export function watchIdleGrowth(
  * ```
  */
 export function resetIdleActivity(rssAfterReclaim?: number): void {
-  activity.lastBusyAt = -Infinity;
+  activity.batches = 0;
   activity.rssAfterReclaim = rssAfterReclaim;
 }
 
