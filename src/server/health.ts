@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import type { Metrics } from '../telemetry/index.ts';
+import { monotonicMs } from '../telemetry/clock.ts';
 
 /** The answer of a readiness check. */
 export interface Readiness {
@@ -57,24 +58,25 @@ export function readinessCheck(opts: { root: string; stateDir: string; metrics: 
  * late each tick fired is the event loop's delay: `p99DelayMs` is the 99th percentile of the
  * last five minutes' ticks. (Not `perf_hooks.monitorEventLoopDelay`: its timer woke the idle
  * reader 50 times a second, and `perf_hooks` took 0.2 MiB more of every reader serving metrics.)
+ * The clock is monotonic: a step of the wall clock is neither a stuck loop nor a delay.
  *
  * @example
  * ```ts
  * const live = livenessCheck(); live.alive(); live.p99DelayMs(); live.stop();
  * ```
  */
-export function livenessCheck(stuckAfterMs = 10_000) {
-  let last = Date.now();
+export function livenessCheck(stuckAfterMs = 10_000, now: () => number = monotonicMs) {
+  let last = now();
   const late = new Float64Array(DELAY_SAMPLES);
   let ticks = 0;
   const timer = setInterval(() => {
-    const now = Date.now();
-    late[ticks++ % DELAY_SAMPLES] = Math.max(0, now - last - TICK_MS);
-    last = now;
+    const t = now();
+    late[ticks++ % DELAY_SAMPLES] = Math.max(0, t - last - TICK_MS);
+    last = t;
   }, TICK_MS);
   timer.unref();
   return {
-    alive: () => Date.now() - last < stuckAfterMs,
+    alive: () => now() - last < stuckAfterMs,
     /** 99th percentile of how late the last five minutes' ticks fired, in ms (0 before any). */
     p99DelayMs: (): number => {
       const sorted = late.slice(0, Math.min(ticks, DELAY_SAMPLES)).sort();

@@ -1,6 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { livenessCheck } from '../../src/server/health.ts';
 
+// The fake timers move the wall clock: the check reads it here instead of the monotonic one.
+const wallClock = () => Date.now();
+
 describe('liveness', () => {
   beforeEach(() => {
     vi.useFakeTimers();
@@ -10,7 +13,7 @@ describe('liveness', () => {
   });
 
   it("reports how late its ticks fire as the event loop's delay, over the last five minutes", () => {
-    const live = livenessCheck();
+    const live = livenessCheck(10_000, wallClock);
     expect(live.p99DelayMs()).toBe(0);
     // 100 ticks on time, then five each 700 ms late (the loop was busy that long each time).
     vi.advanceTimersByTime(100_000);
@@ -27,8 +30,19 @@ describe('liveness', () => {
     live.stop();
   });
 
+  it('takes a step of the wall clock for neither a delay nor a stuck loop', () => {
+    const live = livenessCheck(10_000); // the monotonic clock, which fake timers leave alone
+    vi.advanceTimersByTime(5000);
+    vi.setSystemTime(Date.now() + 60_000); // an NTP step
+    expect(live.alive()).toBe(true);
+    vi.advanceTimersByTime(1000);
+    expect(live.p99DelayMs()).toBe(0);
+    expect(live.alive()).toBe(true);
+    live.stop();
+  });
+
   it('is not alive once its timer has not fired for stuckAfterMs', () => {
-    const live = livenessCheck(10_000);
+    const live = livenessCheck(10_000, wallClock);
     vi.advanceTimersByTime(5000);
     expect(live.alive()).toBe(true);
     // The loop is stuck: the clock moves, no timer fires.
